@@ -1,0 +1,106 @@
+# ageshift — build, test, bench, install.
+#   make            build ./ageshift (installs missing Debian packages first, when run as root)
+#   make test       build and run the Criterion tests
+#   make bench      speed of the core against PyTorch (when python3-torch is installed)
+#   make SANITIZE=1 ASan + UBSan build (in build-san/)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+ARCH ?= native
+
+# Debian packages the build needs, and the pkg-config names they provide.
+DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
+            libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+DEB_BENCH = python3-torch
+PKGS = openblas jansson libavformat libavcodec libswscale libavutil
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+OPT = -O3 -g -march=$(ARCH)
+endif
+
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP -I. $(OPT) -pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
+
+CORE_SRC = $(wildcard core/*.c)
+CLI_SRC = $(wildcard cli/*.c)
+TEST_SRC = $(wildcard tests/test_*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN = $(BUILD)/bench/bench_core
+
+STAMP = $(BUILD)/.deps-ok
+
+.PHONY: all deps test bench install uninstall clean
+all: ageshift
+
+# Installs the Debian packages that are missing (needs root; otherwise says what to install).
+deps: $(STAMP)
+$(STAMP):
+	@missing=""; for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages:$$missing (run make as root, or apt-get install them)"; exit 1; fi; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+# python3-torch is only needed to compare against PyTorch in `make bench` and to regenerate
+# the golden fixtures; it is large, so only bench asks for it.
+deps-bench:
+	@dpkg -s $(DEB_BENCH) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BENCH) || \
+	  echo "python3-torch not installed: PyTorch will not be measured"; }
+
+ageshift: $(BUILD)/ageshift
+	cp $< $@
+
+$(BUILD)/ageshift: $(CLI_OBJ) $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(BUILD)/%.o: %.c | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+
+# Each test binary runs from the project root so it finds tests/fixtures.
+test: $(TEST_BIN) $(BUILD)/ageshift
+	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
+
+$(BENCH_BIN): $(BUILD)/bench/bench_core.o $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+
+bench: $(BENCH_BIN) deps-bench
+	bench/run.sh $(BENCH_BIN)
+
+install: ageshift
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 ageshift $(DESTDIR)$(PREFIX)/bin/ageshift
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ageshift
+
+clean:
+	rm -rf build build-san ageshift
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
