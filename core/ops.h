@@ -1,0 +1,47 @@
+// The element-wise and per-plane ops of the seed's networks, each a forward/backward pair.
+// A "plane" is one (n, c) image channel of H x W; planes = N * C. Every backward ACCUMULATES
+// into its input gradient (din += ...), so a value used twice sums both contributions.
+#ifndef AGESHIFT_OPS_H
+#define AGESHIFT_OPS_H
+
+#include <stddef.h>
+
+// out (planes, H+2p, W+2p) = in (planes, H, W) mirrored at the edges without repeating the
+// edge pixel, as torch.nn.ReflectionPad2d (needs p < H and p < W).
+void reflect_pad_forward(const float *in, float *out, int planes, int h, int w, int p);
+void reflect_pad_backward(const float *dout, float *din, int planes, int h, int w, int p);
+
+// Instance norm, affine=False: out = (in - mean) * rstd per plane, biased variance, with
+// rstd = 1/sqrt(var + eps) stored per plane for the backward (which needs only out and rstd).
+#define INSTANCE_NORM_EPS 1e-5f
+void instance_norm_forward(const float *in, float *out, float *rstd, int planes, int hw);
+void instance_norm_backward(const float *out, const float *rstd, const float *dout, float *din,
+                            int planes, int hw);
+
+// The activations' backward read their own output, never their input.
+void relu_forward(const float *in, float *out, size_t n);
+void relu_backward(const float *out, const float *dout, float *din, size_t n);
+#define LEAKY_RELU_SLOPE 0.2f
+void leaky_relu_forward(const float *in, float *out, size_t n);
+void leaky_relu_backward(const float *out, const float *dout, float *din, size_t n);
+void tanh_forward(const float *in, float *out, size_t n);
+void tanh_backward(const float *out, const float *dout, float *din, size_t n);
+
+// out = a + b (the residual skip); its backward adds dout to both inputs' gradients.
+void add_forward(const float *a, const float *b, float *out, size_t n);
+void accumulate(float *dst, const float *src, size_t n); // dst += src
+
+// out (planes) = the mean of each plane of in (planes, hw).
+void mean_hw_forward(const float *in, float *out, int planes, int hw);
+void mean_hw_backward(const float *dout, float *din, int planes, int hw);
+
+// Losses with mean reduction over n elements. The backward adds scale * dL/dpred to dpred.
+float mse_loss(const float *pred, const float *target, size_t n);
+void mse_loss_backward(const float *pred, const float *target, float *dpred, size_t n, float scale);
+// MSE against a constant target (the LSGAN real/fake labels).
+float mse_const_loss(const float *pred, float target, size_t n);
+void mse_const_loss_backward(const float *pred, float target, float *dpred, size_t n, float scale);
+float l1_loss(const float *pred, const float *target, size_t n);
+void l1_loss_backward(const float *pred, const float *target, float *dpred, size_t n, float scale);
+
+#endif
