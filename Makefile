@@ -34,11 +34,13 @@ ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
 CORE_SRC = $(wildcard core/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
+TEST_HELPER_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 BENCH_SRC = $(wildcard bench/*.c)
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BUILD)/bench/bench_core
 
 STAMP = $(BUILD)/.deps-ok
@@ -79,7 +81,7 @@ $(BUILD)/tests/%.o: tests/%.c | $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(CORE_OBJ)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(CORE_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 # Each test binary runs from the project root so it finds tests/fixtures.

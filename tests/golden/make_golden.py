@@ -12,7 +12,8 @@ Writes (deterministic: seed 0, 1 thread, float32):
 
 Keys in each file:
     input, [target], param.<name>, output, loss (shape (1,)), grad.input,
-    grad.<name>, [adam3.<name>]
+    grad.<name>, [adam3.<name>, adam3_loss]
+    tests/fixtures/golden_adam.safetensors: p0, g1, g2, g3, p3 (Adam alone)
 where <name> is the PyTorch state_dict name (e.g. model.1.weight).
 """
 
@@ -82,7 +83,30 @@ def make_fixture(net, x, loss_fn, adam_steps):
             opt.step()
         for n, p in net.named_parameters():
             out["adam%d.%s" % (adam_steps, n)] = p.detach().clone()
+        # The loss at the final weights: a well-conditioned check of the whole loop, where
+        # single weights are not (Adam's first steps are +-lr whatever the gradient's size, so
+        # a gradient element near 0 flips its step on rounding noise).
+        with torch.no_grad():
+            out["adam%d_loss" % adam_steps] = loss_fn(net(x)).reshape(1).clone()
     return out
+
+
+def golden_adam(path):
+    """Adam alone: 3 steps from p0 with given gradients g1..g3 of very different sizes."""
+    torch.manual_seed(1)
+    p = torch.nn.Parameter(uniform_pm1(4, 250))
+    scale = torch.logspace(-6, 1, 250).repeat(4, 1)
+    tensors = {"p0": p.detach().clone()}
+    opt = torch.optim.Adam([p], lr=LR, betas=BETAS, eps=EPS)
+    for i in range(1, 4):
+        g = uniform_pm1(4, 250) * scale
+        tensors["g%d" % i] = g.clone()
+        p.grad = g.clone()
+        opt.step()
+    tensors["p3"] = p.detach().clone()
+    meta = dict(OPT_META)
+    meta["torch"] = torch.__version__
+    write_and_check(path, tensors, meta)
 
 
 def write_and_check(path, tensors, meta):
@@ -146,6 +170,7 @@ def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
     os.makedirs(FIXTURES, exist_ok=True)
+    golden_adam(os.path.join(FIXTURES, "golden_adam.safetensors"))
     golden_generator(os.path.join(FIXTURES, "golden_generator.safetensors"),
                      ngf=8, n_blocks=2, batch=2, height=32, width=32,
                      adam_steps=ADAM_STEPS)

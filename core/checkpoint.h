@@ -1,0 +1,15 @@
+// Network parameters in safetensors files, under a name prefix so that one file can hold
+// several networks ("G_A2B.model.1.weight"), with the architecture in the metadata.
+#ifndef AGESHIFT_CHECKPOINT_H
+#define AGESHIFT_CHECKPOINT_H
+
+#include "net.h"
+#include "safetensors.h"
+
+// Adds every parameter of net as prefix + state_dict name.
+int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *err);
+// Loads every parameter of net from prefix + name. Refuses a missing tensor, a shape that does
+// not match the network's architecture, and NaN/Inf values, naming file and tensor.
+int checkpoint_load_params(const StFile *f, Net *net, const char *prefix, Err *err);
+
+#endif

@@ -1,0 +1,298 @@
+// Every op's backward against central finite differences, on shapes with stride, padding and
+// odd sizes. Tolerances: |analytic - numeric| <= 1e-3 * max|numeric| + 1e-4; the last test
+// shows a subtly broken backward fails them.
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conv.h"
+#include "core/networks.h"
+#include "core/ops.h"
+#include "gradcheck.h"
+
+#define H_STEP 1e-2f
+#define ATOL 1e-4
+#define RTOL 1e-3
+
+static float *random_buf(size_t n, unsigned seed, float gap)
+{
+    float *b = malloc(n * sizeof *b);
+    fill_random(b, n, seed, gap);
+    return b;
+}
+
+static void free_case(GradCase *c)
+{
+    for (int i = 0; i < c->n_inputs; i++)
+        free(c->input[i]);
+}
+
+// ---- convolution and transposed convolution ----
+
+typedef struct {
+    ConvShape s;
+    bool transposed;
+    float *work;
+} ConvCtx;
+
+static void conv_fwd(GradCase *c, float *out)
+{
+    ConvCtx *x = c->ctx;
+    if (x->transposed)
+        convt2d_forward(&x->s, c->input[0], c->input[1], c->input[2], out, x->work);
+    else
+        conv2d_forward(&x->s, c->input[0], c->input[1], c->input[2], out, x->work);
+}
+
+static void conv_bwd(GradCase *c, const float *dout, float **g)
+{
+    ConvCtx *x = c->ctx;
+    if (x->transposed)
+        convt2d_backward(&x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
+    else
+        conv2d_backward(&x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
+}
+
+static void check_conv(int n, int c, int h, int w, int oc, int k, int stride, int pad)
+{
+    ConvCtx x = {0};
+    cr_assert_eq(conv_shape(&x.s, n, c, h, w, oc, k, stride, pad), 0);
+    x.work = malloc(conv_workspace_floats(&x.s) * sizeof(float));
+    GradCase gc = {.n_inputs = 3, .ctx = &x, .forward = conv_fwd, .backward = conv_bwd};
+    gc.input_len[0] = (size_t)n * c * h * w;
+    gc.input_len[1] = (size_t)oc * c * k * k;
+    gc.input_len[2] = oc;
+    gc.out_len = (size_t)n * oc * x.s.oh * x.s.ow;
+    const char *names[] = {"conv.in", "conv.weight", "conv.bias"};
+    for (int i = 0; i < 3; i++) {
+        gc.input[i] = random_buf(gc.input_len[i], 10 + i, 0.0f);
+        gc.input_name[i] = names[i];
+    }
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 7);
+    cr_expect_leq(e, 1.0, "conv n%d c%d %dx%d oc%d k%d s%d p%d: error %.3g", n, c, h, w, oc, k,
+                  stride, pad, e);
+    free_case(&gc);
+    free(x.work);
+}
+
+Test(grad, conv2d_3x3_pad1_batch2) { check_conv(2, 3, 7, 6, 4, 3, 1, 1); }
+Test(grad, conv2d_4x4_stride2_pad1_odd) { check_conv(1, 2, 9, 7, 3, 4, 2, 1); }
+Test(grad, conv2d_3x3_stride2_pad1_odd) { check_conv(2, 2, 7, 5, 3, 3, 2, 1); }
+Test(grad, conv2d_7x7_nopad) { check_conv(1, 3, 9, 8, 2, 7, 1, 0); }
+Test(grad, conv2d_4x4_stride1_pad1) { check_conv(1, 4, 5, 6, 1, 4, 1, 1); }
+Test(grad, conv2d_1x1) { check_conv(2, 5, 3, 4, 3, 1, 1, 0); }
+
+static void check_convt(int n, int c, int h, int w, int oc, int k, int stride, int pad, int op)
+{
+    ConvCtx x = {.transposed = true};
+    cr_assert_eq(convt_shape(&x.s, n, c, h, w, oc, k, stride, pad, op), 0);
+    x.work = malloc(conv_workspace_floats(&x.s) * sizeof(float));
+    GradCase gc = {.n_inputs = 3, .ctx = &x, .forward = conv_fwd, .backward = conv_bwd};
+    gc.input_len[0] = (size_t)n * c * h * w;
+    gc.input_len[1] = (size_t)c * oc * k * k;
+    gc.input_len[2] = oc;
+    gc.out_len = (size_t)n * oc * x.s.h * x.s.w;
+    const char *names[] = {"convt.in", "convt.weight", "convt.bias"};
+    for (int i = 0; i < 3; i++) {
+        gc.input[i] = random_buf(gc.input_len[i], 20 + i, 0.0f);
+        gc.input_name[i] = names[i];
+    }
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 8);
+    cr_expect_leq(e, 1.0, "convT error %.3g", e);
+    free_case(&gc);
+    free(x.work);
+}
+
+Test(grad, convt_seed_3x3_stride2_outpad1) { check_convt(2, 4, 3, 5, 3, 3, 2, 1, 1); }
+Test(grad, convt_4x4_stride2) { check_convt(1, 3, 4, 3, 2, 4, 2, 1, 0); }
+
+Test(grad, convt_output_size_doubles)
+{
+    ConvShape s;
+    cr_assert_eq(convt_shape(&s, 1, 8, 32, 24, 4, 3, 2, 1, 1), 0);
+    cr_expect_eq(s.h, 64);
+    cr_expect_eq(s.w, 48);
+}
+
+// ---- per-plane and element-wise ops ----
+
+typedef struct {
+    int planes, h, w, p;
+    float *aux;   // rstd for instance norm
+    float *target; // for the losses
+    float *out;   // forward output the backward reads
+    int kind;
+} OpCtx;
+
+enum { OP_PAD, OP_INORM, OP_RELU, OP_LRELU, OP_TANH, OP_ADD, OP_MEAN, OP_MSE, OP_MSEC, OP_L1,
+       OP_INORM_BROKEN };
+
+static void op_fwd(GradCase *c, float *out)
+{
+    OpCtx *x = c->ctx;
+    size_t n = c->input_len[0];
+    float *in = c->input[0];
+    switch (x->kind) {
+    case OP_PAD: reflect_pad_forward(in, out, x->planes, x->h, x->w, x->p); break;
+    case OP_INORM:
+    case OP_INORM_BROKEN: instance_norm_forward(in, out, x->aux, x->planes, x->h * x->w); break;
+    case OP_RELU: relu_forward(in, out, n); break;
+    case OP_LRELU: leaky_relu_forward(in, out, n); break;
+    case OP_TANH: tanh_forward(in, out, n); break;
+    case OP_ADD: add_forward(in, c->input[1], out, n); break;
+    case OP_MEAN: mean_hw_forward(in, out, x->planes, x->h * x->w); break;
+    case OP_MSE: out[0] = mse_loss(in, x->target, n); break;
+    case OP_MSEC: out[0] = mse_const_loss(in, 0.7f, n); break;
+    case OP_L1: out[0] = l1_loss(in, x->target, n); break;
+    }
+}
+
+// A backward with the mean-gradient term left out: close to right, but wrong.
+static void broken_instance_norm_backward(const float *y, const float *rstd, const float *dy,
+                                          float *dx, int planes, int hw)
+{
+    for (int p = 0; p < planes; p++) {
+        double s = 0.0;
+        for (int i = 0; i < hw; i++)
+            s += (double)dy[p * hw + i] * y[p * hw + i];
+        for (int i = 0; i < hw; i++)
+            dx[p * hw + i] += rstd[p] * (dy[p * hw + i] - y[p * hw + i] * (float)(s / hw));
+    }
+}
+
+static void op_bwd(GradCase *c, const float *dout, float **g)
+{
+    OpCtx *x = c->ctx;
+    size_t n = c->input_len[0];
+    op_fwd(c, x->out); // the backward reads the forward's output
+    float *in = c->input[0];
+    switch (x->kind) {
+    case OP_PAD: reflect_pad_backward(dout, g[0], x->planes, x->h, x->w, x->p); break;
+    case OP_INORM: instance_norm_backward(x->out, x->aux, dout, g[0], x->planes, x->h * x->w); break;
+    case OP_INORM_BROKEN:
+        broken_instance_norm_backward(x->out, x->aux, dout, g[0], x->planes, x->h * x->w);
+        break;
+    case OP_RELU: relu_backward(x->out, dout, g[0], n); break;
+    case OP_LRELU: leaky_relu_backward(x->out, dout, g[0], n); break;
+    case OP_TANH: tanh_backward(x->out, dout, g[0], n); break;
+    case OP_ADD:
+        accumulate(g[0], dout, n);
+        accumulate(g[1], dout, n);
+        break;
+    case OP_MEAN: mean_hw_backward(dout, g[0], x->planes, x->h * x->w); break;
+    case OP_MSE: mse_loss_backward(in, x->target, g[0], n, dout[0]); break;
+    case OP_MSEC: mse_const_loss_backward(in, 0.7f, g[0], n, dout[0]); break;
+    case OP_L1: l1_loss_backward(in, x->target, g[0], n, dout[0]); break;
+    }
+}
+
+static double run_op(int kind, int planes, int h, int w, int p, int n_inputs, size_t out_len)
+{
+    OpCtx x = {.planes = planes, .h = h, .w = w, .p = p, .kind = kind};
+    x.aux = calloc(planes, sizeof(float));
+    x.out = calloc(out_len, sizeof(float));
+    GradCase gc = {.n_inputs = n_inputs, .ctx = &x, .forward = op_fwd, .backward = op_bwd,
+                   .out_len = out_len};
+    for (int i = 0; i < n_inputs; i++) {
+        gc.input_len[i] = (size_t)planes * h * w;
+        // A gap of 5 steps keeps ReLU kinks and L1's |d| at 0 out of reach of the step.
+        gc.input[i] = random_buf(gc.input_len[i], 30 + i + kind, i == 0 ? 5 * H_STEP : 0.0f);
+        gc.input_name[i] = i ? "op.in2" : "op.in";
+    }
+    size_t len = gc.input_len[0];
+    x.target = random_buf(len, 77, 0.0f);
+    if (kind == OP_L1) // keep pred - target away from 0, where |d| has its kink
+        for (size_t j = 0; j < len; j++)
+            x.target[j] = gc.input[0][j] + (j % 2 ? 0.3f : -0.3f);
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 9);
+    free_case(&gc);
+    free(x.target);
+    free(x.aux);
+    free(x.out);
+    return e;
+}
+
+Test(grad, reflect_pad_1) { cr_expect_leq(run_op(OP_PAD, 2, 5, 7, 1, 1, 2 * 7 * 9), 1.0); }
+Test(grad, reflect_pad_3) { cr_expect_leq(run_op(OP_PAD, 3, 5, 4, 3, 1, 3 * 11 * 10), 1.0); }
+Test(grad, instance_norm) { cr_expect_leq(run_op(OP_INORM, 3, 5, 7, 0, 1, 3 * 35), 1.0); }
+Test(grad, relu) { cr_expect_leq(run_op(OP_RELU, 2, 4, 5, 0, 1, 40), 1.0); }
+Test(grad, leaky_relu) { cr_expect_leq(run_op(OP_LRELU, 2, 4, 5, 0, 1, 40), 1.0); }
+Test(grad, tanh) { cr_expect_leq(run_op(OP_TANH, 2, 4, 5, 0, 1, 40), 1.0); }
+Test(grad, residual_add) { cr_expect_leq(run_op(OP_ADD, 2, 3, 5, 0, 2, 30), 1.0); }
+Test(grad, mean_hw) { cr_expect_leq(run_op(OP_MEAN, 4, 3, 5, 0, 1, 4), 1.0); }
+Test(grad, mse_loss) { cr_expect_leq(run_op(OP_MSE, 2, 3, 5, 0, 1, 1), 1.0); }
+Test(grad, mse_const_loss) { cr_expect_leq(run_op(OP_MSEC, 2, 3, 5, 0, 1, 1), 1.0); }
+Test(grad, l1_loss) { cr_expect_leq(run_op(OP_L1, 2, 3, 5, 0, 1, 1), 1.0); }
+
+Test(grad, a_subtly_broken_backward_fails)
+{
+    double e = run_op(OP_INORM_BROKEN, 3, 5, 7, 0, 1, 3 * 35);
+    cr_expect_gt(e, 1.0, "the broken instance-norm backward passed (error %.3g)", e);
+}
+
+// ---- whole networks: input and every parameter through net_backward ----
+
+typedef struct {
+    Net net;
+    Trace *trace;
+    size_t out_len;
+} NetCtx;
+
+static void net_fwd(GradCase *c, float *out)
+{
+    NetCtx *x = c->ctx;
+    memcpy(out, net_forward(&x->net, x->trace, c->input[0]), x->out_len * sizeof(float));
+}
+
+static void net_bwd(GradCase *c, const float *dout, float **g)
+{
+    NetCtx *x = c->ctx;
+    paramset_zero_grad(&x->net.params);
+    net_forward(&x->net, x->trace, c->input[0]);
+    net_backward(&x->net, x->trace, dout, g[0], true);
+    accumulate(g[1], x->net.params.grad, x->net.params.numel);
+}
+
+static void check_net(NetCtx *x, int n, int h, int w)
+{
+    Err err;
+    net_init_weights(&x->net, 5);
+    cr_assert_eq(paramset_enable_training(&x->net.params, &err), 0);
+    x->trace = trace_create(&x->net, n, h, w, true, &err);
+    cr_assert_not_null(x->trace, "%s", err.msg);
+    Shape4 o = trace_output_shape(x->trace);
+    x->out_len = (size_t)o.n * o.c * o.h * o.w;
+    GradCase gc = {.n_inputs = 2, .ctx = x, .forward = net_fwd, .backward = net_bwd,
+                   .out_len = x->out_len};
+    gc.input_len[0] = (size_t)n * 3 * h * w;
+    gc.input[0] = random_buf(gc.input_len[0], 40, 0.0f);
+    gc.input_name[0] = "net.input";
+    // The parameters are perturbed in place: input[1] aliases the network's own weights.
+    gc.input_len[1] = x->net.params.numel;
+    gc.input[1] = x->net.params.data;
+    gc.input_name[1] = "net.params";
+    // Scale the weights up from the seed's N(0, 0.02) so the signal is far above float noise.
+    for (size_t i = 0; i < x->net.params.numel; i++)
+        x->net.params.data[i] *= 10.0f;
+    double e = gradcheck(&gc, 1e-3f, ATOL, 2e-3, 400, 11);
+    cr_expect_leq(e, 1.0, "network gradient error %.3g", e);
+    free(gc.input[0]);
+    trace_free(x->trace);
+    net_free(&x->net);
+}
+
+Test(grad, generator_whole_network)
+{
+    NetCtx x = {0};
+    Err err;
+    cr_assert_eq(generator_build(&x.net, (GeneratorConfig){.ngf = 2, .n_blocks = 1}, &err), 0);
+    check_net(&x, 1, 12, 8);
+}
+
+Test(grad, discriminator_whole_network)
+{
+    NetCtx x = {0};
+    Err err;
+    cr_assert_eq(discriminator_build(&x.net, 2, &err), 0);
+    check_net(&x, 2, 32, 24);
+}
