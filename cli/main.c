@@ -1,0 +1,43 @@
+// The ageshift command: picks the OpenBLAS kernel, then hands over to a subcommand.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/blas_setup.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "ageshift — make faces look decades older or younger\n"
+            "\n"
+            "usage: ageshift <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
+            "  version        show the version and the OpenBLAS kernel in use\n"
+            "\n"
+            "  ageshift <command> --help   shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    Err err;
+    if (blas_select_kernel(argv, &err) != 0)
+        fprintf(stderr, "ageshift: warning: %s\n", err.msg);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
+        return cmd_version(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    fprintf(stderr, "ageshift: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
