@@ -22,9 +22,11 @@ struct GradCase {
 };
 
 // Checks every input element (or max_points of them per input, spread evenly). Returns the
-// worst |analytic - numeric| / (atol + rtol * max|numeric|); <= 1 passes.
+// worst |analytic - numeric| / (atol + rtol * max|numeric|) after setting aside the
+// `outliers` worst points of each input; <= 1 passes. Outliers are for whole networks, where
+// a step can straddle a ReLU kink somewhere inside; single ops are checked with none.
 double gradcheck(GradCase *c, float h, double atol, double rtol, size_t max_points,
-                 unsigned seed);
+                 size_t outliers, unsigned seed);
 
 // Fills buf with values uniform in [-1, 1] whose magnitude is at least `gap` (so kinks at 0,
 // as in ReLU, are never straddled by a finite-difference step).

@@ -68,19 +68,22 @@ static void check_conv(int n, int c, int h, int w, int oc, int k, int stride, in
         gc.input[i] = random_buf(gc.input_len[i], 10 + i, 0.0f);
         gc.input_name[i] = names[i];
     }
-    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 7);
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 0, 7);
     cr_expect_leq(e, 1.0, "conv n%d c%d %dx%d oc%d k%d s%d p%d: error %.3g", n, c, h, w, oc, k,
                   stride, pad, e);
     free_case(&gc);
     free(x.work);
 }
 
-Test(grad, conv2d_3x3_pad1_batch2) { check_conv(2, 3, 7, 6, 4, 3, 1, 1); }
+// Up to 4 output channels at stride 1 take the direct path, more take im2col + sgemm.
+Test(grad, conv2d_3x3_pad1_batch2_gemm) { check_conv(2, 3, 7, 6, 6, 3, 1, 1); }
+Test(grad, conv2d_3x3_pad1_batch2_direct) { check_conv(2, 3, 7, 6, 3, 3, 1, 1); }
 Test(grad, conv2d_4x4_stride2_pad1_odd) { check_conv(1, 2, 9, 7, 3, 4, 2, 1); }
 Test(grad, conv2d_3x3_stride2_pad1_odd) { check_conv(2, 2, 7, 5, 3, 3, 2, 1); }
-Test(grad, conv2d_7x7_nopad) { check_conv(1, 3, 9, 8, 2, 7, 1, 0); }
-Test(grad, conv2d_4x4_stride1_pad1) { check_conv(1, 4, 5, 6, 1, 4, 1, 1); }
-Test(grad, conv2d_1x1) { check_conv(2, 5, 3, 4, 3, 1, 1, 0); }
+Test(grad, conv2d_7x7_nopad_direct) { check_conv(1, 3, 9, 8, 2, 7, 1, 0); }
+Test(grad, conv2d_7x7_nopad_gemm) { check_conv(1, 3, 9, 8, 5, 7, 1, 0); }
+Test(grad, conv2d_4x4_stride1_pad1_direct) { check_conv(1, 4, 5, 6, 1, 4, 1, 1); }
+Test(grad, conv2d_1x1) { check_conv(2, 5, 3, 4, 6, 1, 1, 0); }
 
 static void check_convt(int n, int c, int h, int w, int oc, int k, int stride, int pad, int op)
 {
@@ -97,7 +100,7 @@ static void check_convt(int n, int c, int h, int w, int oc, int k, int stride, i
         gc.input[i] = random_buf(gc.input_len[i], 20 + i, 0.0f);
         gc.input_name[i] = names[i];
     }
-    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 8);
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 0, 8);
     cr_expect_leq(e, 1.0, "convT error %.3g", e);
     free_case(&gc);
     free(x.work);
@@ -204,7 +207,7 @@ static double run_op(int kind, int planes, int h, int w, int p, int n_inputs, si
     if (kind == OP_L1) // keep pred - target away from 0, where |d| has its kink
         for (size_t j = 0; j < len; j++)
             x.target[j] = gc.input[0][j] + (j % 2 ? 0.3f : -0.3f);
-    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 9);
+    double e = gradcheck(&gc, H_STEP, ATOL, RTOL, 0, 0, 9);
     free_case(&gc);
     free(x.target);
     free(x.aux);
@@ -274,7 +277,11 @@ static void check_net(NetCtx *x, int n, int h, int w)
     // Scale the weights up from the seed's N(0, 0.02) so the signal is far above float noise.
     for (size_t i = 0; i < x->net.params.numel; i++)
         x->net.params.data[i] *= 10.0f;
-    double e = gradcheck(&gc, 1e-3f, ATOL, 2e-3, 400, 11);
+    // Through a dozen float32 layers, instance norms dividing by small deviations, finite
+    // differences are only good to about 1e-2 (smaller steps drown in rounding, larger ones
+    // in curvature), and at most 4 of the 400 points checked per input may sit on a kink. This
+    // catches wiring errors; the PyTorch golden tests check the networks to 1e-4.
+    double e = gradcheck(&gc, 1e-3f, ATOL, 1e-2, 400, 4, 11);
     cr_expect_leq(e, 1.0, "network gradient error %.3g", e);
     free(gc.input[0]);
     trace_free(x->trace);

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make bench: ageshift's core and, when Debian's python3-torch is installed, PyTorch on the
+# same configurations in the same run, with the ratio PyTorch time / ageshift time (> 1 means
+# ageshift is faster).
+set -euo pipefail
+core_bench=${1:-build/bench/bench_core}
+here=$(cd "$(dirname "$0")" && pwd)
+ours=$(mktemp) theirs=$(mktemp)
+trap 'rm -f "$ours" "$theirs"' EXIT
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+"$core_bench" >"$ours"
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    # PyTorch at its best here: 2 threads, oneDNN, and OpenBLAS's AVX-512 kernel.
+    OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
+else
+    echo "python3-torch is not installed: PyTorch is not measured"
+fi
+
+awk -F'\t' '
+    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; next }
+    BEGIN {
+        printf "\n%-12s %10s %8s | %10s %10s %7s | %9s %9s %7s\n", "size/blk/ngf", "params",
+               "GMACs", "infer ms", "torch ms", "ratio", "train s", "torch s", "ratio"
+    }
+    {
+        key = $2 "/" $3 "/" $4
+        ri = (key in ti) ? sprintf("%.2fx", ti[key] / $7) : "-"
+        tr = ($8 > 0) ? sprintf("%.3f", $8) : "-"
+        ttr = (key in tt && tt[key] > 0) ? sprintf("%.3f", tt[key]) : "-"
+        rt = (key in tt && tt[key] > 0 && $8 > 0) ? sprintf("%.2fx", tt[key] / $8) : "-"
+        printf "%-12s %10d %8.2f | %10.2f %10s %7s | %9s %9s %7s\n", key, $5, $6 / 1e9, $7,
+               (key in ti) ? ti[key] : "-", ri, tr, ttr, rt
+    }' "$theirs" "$ours"
+echo
+echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
+echo "generators, two discriminators with ndf 64, the seed's losses, batch 1), median."
+echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
