@@ -46,6 +46,9 @@ BENCH_BIN = $(BUILD)/bench/bench_core
 
 STAMP = $(BUILD)/.deps-ok
 
+# Test objects are kept, so a rebuild only compiles what changed.
+.SECONDARY:
+
 .PHONY: all deps deps-bench test bench install uninstall clean
 all: ageshift
 
@@ -72,18 +75,22 @@ ageshift: $(BUILD)/ageshift
 	cp $< $@
 
 $(BUILD)/ageshift: $(CLI_OBJ) $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(BUILD)/%.o: %.c | $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c | $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
 # Each test binary runs from the project root so it finds tests/fixtures.
 test: $(TEST_BIN) $(BUILD)/ageshift
@@ -91,7 +98,8 @@ test: $(TEST_BIN) $(BUILD)/ageshift
 	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
 
 $(BENCH_BIN): $(BUILD)/bench/bench_core.o $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 
 bench: $(BENCH_BIN) deps-bench
 	bench/run.sh $(BENCH_BIN)

@@ -45,7 +45,8 @@ static int bench_config(int size, int blocks, int ngf, bool train, int runs)
     if (generator_build(&g, (GeneratorConfig){ngf, blocks}, &err) != 0)
         goto fail;
     net_init_weights(&g, 1);
-    Trace *t = trace_create(&g, 1, size, size, false, &err);
+    Pool *pool = pool_create(0, &err);
+    Trace *t = pool ? trace_create(&g, 1, size, size, false, pool, &err) : NULL;
     if (!t)
         goto fail;
     size_t n = 3 * (size_t)size * size;
@@ -63,12 +64,17 @@ static int bench_config(int size, int blocks, int ngf, bool train, int runs)
     double macs = trace_macs(&g, t);
     size_t params = g.params.numel;
     trace_free(t);
+    pool_free(pool);
     net_free(&g);
 
     double train_s = -1.0;
     if (train) {
-        CycleGanConfig cfg = {.gen = {ngf, blocks}, .ndf = 64, .size = size, .batch = 1,
-                              CYCLEGAN_SEED_LOSS_WEIGHTS, .seed = 3};
+        CycleGanConfig cfg = {.gen = {ngf, blocks},
+                              .ndf = 64,
+                              .size = size,
+                              .batch = 1,
+                              CYCLEGAN_SEED_LOSS_WEIGHTS,
+                              .seed = 3};
         CycleGan *gan = cyclegan_create(&cfg, &err);
         if (!gan)
             goto fail;

@@ -7,16 +7,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "ageshift — make faces look decades older or younger\n"
-            "\n"
-            "usage: ageshift <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
-            "  version        show the version and the OpenBLAS kernel in use\n"
-            "\n"
-            "  ageshift <command> --help   shows a command's options.\n");
+    fprintf(
+        out,
+        "ageshift — make faces look decades older or younger\n"
+        "\n"
+        "usage: ageshift <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
+        "  version        show the version and the OpenBLAS kernel in use\n"
+        "\n"
+        "  ageshift <command> --help   shows a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -20,7 +20,8 @@ const char *blas_better_coretype(const char *current, bool cpu_avx512, bool cpu_
 int blas_select_kernel(char **argv, Err *err);
 
 // One line for --version and verbose logs, e.g.
-// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64, kernel SkylakeX (selected by ageshift; OpenBLAS detected Prescott)".
+// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64, kernel SkylakeX (selected by
+// ageshift; OpenBLAS detected Prescott)".
 void blas_describe(char *buf, int len);
 
 #endif

@@ -7,7 +7,8 @@ static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape)
 {
     size_t used = (size_t)snprintf(buf, len, "(");
     for (int d = 0; d < ndim && used < len; d++)
-        used += (size_t)snprintf(buf + used, len - used, d ? ", %lld" : "%lld", (long long)shape[d]);
+        used +=
+            (size_t)snprintf(buf + used, len - used, d ? ", %lld" : "%lld", (long long)shape[d]);
     if (used < len)
         snprintf(buf + used, len - used, ")");
 }

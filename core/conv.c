@@ -6,7 +6,8 @@
 
 int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad)
 {
-    *s = (ConvShape){.n = n, .c = c, .h = h, .w = w, .oc = oc, .k = k, .stride = stride, .pad = pad};
+    *s =
+        (ConvShape){.n = n, .c = c, .h = h, .w = w, .oc = oc, .k = k, .stride = stride, .pad = pad};
     s->oh = (h + 2 * pad - k) / stride + 1;
     s->ow = (w + 2 * pad - k) / stride + 1;
     return (h + 2 * pad < k || w + 2 * pad < k || s->oh < 1 || s->ow < 1) ? -1 : 0;
@@ -22,32 +23,43 @@ int convt_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int str
     // The forward conv whose data-gradient this is: (n, oc, oh, ow) -> (n, c, h, w).
     if (conv_shape(s, n, oc, oh, ow, c, k, stride, pad) != 0 || s->oh != h || s->ow != w)
         return -1;
+    s->transposed = true;
     return 0;
 }
 
-static bool use_direct(const ConvShape *s);
+// Convolutions with very few output channels (the generator's last 7x7 conv to RGB) make a
+// GEMM with M = OC <= 4: memory-bound and ~20x below the machine's speed, with an im2col
+// matrix of C*K*K*H*W floats (100 MB at 128 px). At stride 1 they are done directly instead:
+// every kernel tap is one vectorised multiply-add of an input row segment into an output row.
+#define DIRECT_MAX_OC 4
+
+static bool use_direct(const ConvShape *s)
+{
+    return !s->transposed && s->stride == 1 && s->oc <= DIRECT_MAX_OC;
+}
 
 size_t conv_workspace_floats(const ConvShape *s)
 {
-    if (use_direct(s))
-        return 0;
-    return (size_t)s->c * s->k * s->k * s->oh * s->ow;
+    return use_direct(s) ? 0 : (size_t)s->c * s->k * s->k * s->oh * s->ow;
 }
 
-// col (C*K*K, OH*OW): row (c, ky, kx) holds the input pixel under that kernel tap for every
-// output position, zero where the tap falls in the padding.
-static void im2col(const ConvShape *s, const float *img, float *col)
+// ---- im2col and its adjoint, over a block of channels and output rows ----
+
+// col (C*K*K rows for channels [c0, c1), one column per output pixel of rows [oy0, oy1)):
+// row (c, ky, kx) holds the input pixel under that kernel tap, zero in the padding.
+static void im2col(const ConvShape *s, const float *img, float *col, int c0, int c1, int oy0,
+                   int oy1)
 {
-    const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w;
-    const int oh = s->oh, ow = s->ow;
-    for (int c = 0; c < s->c; c++) {
+    const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w, ow = s->ow;
+    const size_t cols = (size_t)(oy1 - oy0) * ow;
+    for (int c = c0; c < c1; c++) {
         const float *plane = img + (size_t)c * h * w;
         for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((size_t)(c * k + ky) * k + kx) * oh * ow;
-                for (int oy = 0; oy < oh; oy++) {
+                float *row = col + ((size_t)((c - c0) * k + ky) * k + kx) * cols;
+                for (int oy = oy0; oy < oy1; oy++) {
                     int iy = oy * st - pad + ky;
-                    float *dst = row + (size_t)oy * ow;
+                    float *dst = row + (size_t)(oy - oy0) * ow;
                     if (iy < 0 || iy >= h) {
                         memset(dst, 0, (size_t)ow * sizeof(float));
                         continue;
@@ -68,16 +80,16 @@ static void im2col(const ConvShape *s, const float *img, float *col)
     }
 }
 
-// The adjoint of im2col: img += every column entry added back to the pixel it came from.
-static void col2im_add(const ConvShape *s, const float *col, float *img)
+// img += every entry of col (channels [c0, c1), all output rows) added back to its pixel.
+static void col2im_add(const ConvShape *s, const float *col, float *img, int c0, int c1)
 {
     const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w;
     const int oh = s->oh, ow = s->ow;
-    for (int c = 0; c < s->c; c++) {
+    for (int c = c0; c < c1; c++) {
         float *plane = img + (size_t)c * h * w;
         for (int ky = 0; ky < k; ky++) {
             for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(c * k + ky) * k + kx) * oh * ow;
+                const float *row = col + ((size_t)((c - c0) * k + ky) * k + kx) * oh * ow;
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy * st - pad + ky;
                     if (iy < 0 || iy >= h)
@@ -101,73 +113,7 @@ static void col2im_add(const ConvShape *s, const float *col, float *img)
     }
 }
 
-static void add_channel_bias(float *out, const float *bias, int channels, size_t plane)
-{
-    for (int c = 0; c < channels; c++)
-        for (size_t i = 0; i < plane; i++)
-            out[c * plane + i] += bias[c];
-}
-
-static void accumulate_channel_sums(float *dbias, const float *d, int channels, size_t plane)
-{
-    for (int c = 0; c < channels; c++) {
-        float sum = 0.0f;
-        for (size_t i = 0; i < plane; i++)
-            sum += d[c * plane + i];
-        dbias[c] += sum;
-    }
-}
-
-// out_img (OC, P) = weight (OC, CKK) x im2col(in_img), with beta selecting overwrite or add.
-static void conv_data_forward(const ConvShape *s, const float *in_img, const float *weight,
-                              float *out_img, float beta, float *work)
-{
-    const int ckk = s->c * s->k * s->k, p = s->oh * s->ow;
-    const float *col = in_img;
-    if (!(s->k == 1 && s->stride == 1 && s->pad == 0)) {
-        im2col(s, in_img, work);
-        col = work;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, p, ckk, 1.0f, weight, ckk, col,
-                p, beta, out_img, p);
-}
-
-// din_img (C, H, W) += col2im(weight^T (CKK, OC) x dout_img (OC, P)).
-static void conv_data_backward(const ConvShape *s, const float *weight, const float *dout_img,
-                               float *din_img, float *work)
-{
-    const int ckk = s->c * s->k * s->k, p = s->oh * s->ow;
-    if (s->k == 1 && s->stride == 1 && s->pad == 0) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, p, s->oc, 1.0f, weight, ckk,
-                    dout_img, p, 1.0f, din_img, p);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, p, s->oc, 1.0f, weight, ckk,
-                dout_img, p, 0.0f, work, p);
-    col2im_add(s, work, din_img);
-}
-
-// dweight (OC, CKK) += dout_img (OC, P) x im2col(in_img)^T.
-static void conv_weight_backward(const ConvShape *s, const float *in_img, const float *dout_img,
-                                 float *dweight, float *work)
-{
-    const int ckk = s->c * s->k * s->k, p = s->oh * s->ow;
-    const float *col = in_img;
-    if (!(s->k == 1 && s->stride == 1 && s->pad == 0)) {
-        im2col(s, in_img, work);
-        col = work;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, ckk, p, 1.0f, dout_img, p, col,
-                p, 1.0f, dweight, ckk);
-}
-
-// Convolutions with very few output channels (the generator's last 7x7 conv to RGB) make a
-// GEMM with M = OC <= 4: memory-bound and ~20x below the machine's speed, with an im2col
-// matrix of C*K*K*H*W floats (100 MB at 128 px). For stride 1 they are done directly: every
-// kernel tap is one vectorised multiply-add of an input row segment into an output row.
-#define DIRECT_MAX_OC 4
-
-static bool use_direct(const ConvShape *s) { return s->stride == 1 && s->oc <= DIRECT_MAX_OC; }
+// ---- direct kernels for few output channels (stride 1) ----
 
 // The output columns [x0, x1) for which tap kx reads inside the input row.
 static void tap_range(const ConvShape *s, int kx, int *x0, int *x1)
@@ -176,11 +122,14 @@ static void tap_range(const ConvShape *s, int kx, int *x0, int *x1)
     *x1 = s->w + s->pad - kx < s->ow ? s->w + s->pad - kx : s->ow;
 }
 
-static void direct_forward(const ConvShape *s, const float *img, const float *weight, float *out)
+// Output rows [oy0, oy1) of out = conv(img) (no bias).
+static void direct_forward(const ConvShape *s, const float *img, const float *weight, float *out,
+                           int oy0, int oy1)
 {
     const int k = s->k, ow = s->ow;
-    memset(out, 0, (size_t)s->oc * s->oh * ow * sizeof(float));
-    for (int oy = 0; oy < s->oh; oy++)
+    for (int o = 0; o < s->oc; o++)
+        memset(out + ((size_t)o * s->oh + oy0) * ow, 0, (size_t)(oy1 - oy0) * ow * sizeof(float));
+    for (int oy = oy0; oy < oy1; oy++)
         for (int c = 0; c < s->c; c++)
             for (int ky = 0; ky < k; ky++) {
                 int iy = oy - s->pad + ky;
@@ -200,12 +149,13 @@ static void direct_forward(const ConvShape *s, const float *img, const float *we
             }
 }
 
+// Input channels [c0, c1) of din and dweight.
 static void direct_backward(const ConvShape *s, const float *img, const float *weight,
-                            const float *dout, float *din, float *dweight)
+                            const float *dout, float *din, float *dweight, int c0, int c1)
 {
     const int k = s->k, ow = s->ow;
-    for (int oy = 0; oy < s->oh; oy++)
-        for (int c = 0; c < s->c; c++)
+    for (int c = c0; c < c1; c++)
+        for (int oy = 0; oy < s->oh; oy++)
             for (int ky = 0; ky < k; ky++) {
                 int iy = oy - s->pad + ky;
                 if (iy < 0 || iy >= s->h)
@@ -236,67 +186,220 @@ static void direct_backward(const ConvShape *s, const float *img, const float *w
             }
 }
 
-void conv2d_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                    float *out, float *work)
+// ---- the three GEMM products, each split over the pool ----
+
+typedef struct {
+    const ConvShape *s;
+    const float *img, *weight, *d;
+    float *out, *work;
+    float beta;
+} ConvJob;
+
+// out_img (OC, P) (beta: 0 overwrite, 1 add; direct convs only overwrite) = weight (OC, CKK) x
+// im2col(img), split by output rows: each thread builds the columns of its rows and multiplies
+// them.
+static void data_forward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t oy0, oy1;
+    pool_split((size_t)s->oh, t, n, &oy0, &oy1);
+    if (oy0 == oy1)
+        return;
+    const int ckk = s->c * s->k * s->k, p = s->oh * s->ow, cols = (int)(oy1 - oy0) * s->ow;
+    float *out = j->out + oy0 * s->ow;
+    float *col = j->work + (size_t)ckk * oy0 * s->ow;
+    im2col(s, j->img, col, 0, s->c, (int)oy0, (int)oy1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, cols, ckk, 1.0f, j->weight, ckk,
+                col, cols, j->beta, out, p);
+}
+
+// img_grad (C, H, W) += col2im(weight^T x dout), split by input channels so that no two
+// threads add into the same pixel.
+static void data_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t c0, c1;
+    pool_split((size_t)s->c, t, n, &c0, &c1);
+    if (c0 == c1)
+        return;
+    const int kk = s->k * s->k, ckk = s->c * kk, p = s->oh * s->ow, rows = (int)(c1 - c0) * kk;
+    float *col = j->work + c0 * kk * (size_t)p;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, p, s->oc, 1.0f, j->weight + c0 * kk,
+                ckk, j->d, p, 0.0f, col, p);
+    col2im_add(s, col, j->out, (int)c0, (int)c1);
+}
+
+// dweight (OC, CKK) += dout (OC, P) x im2col(img)^T, split by input channels (columns of
+// dweight).
+static void weight_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t c0, c1;
+    pool_split((size_t)s->c, t, n, &c0, &c1);
+    if (c0 == c1)
+        return;
+    const int kk = s->k * s->k, ckk = s->c * kk, p = s->oh * s->ow, rows = (int)(c1 - c0) * kk;
+    float *col = j->work + c0 * kk * (size_t)p;
+    im2col(s, j->img, col, (int)c0, (int)c1, 0, s->oh);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, rows, p, 1.0f, j->d, p, col, p,
+                1.0f, j->out + c0 * kk, ckk);
+}
+
+static void direct_forward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    size_t oy0, oy1;
+    pool_split((size_t)j->s->oh, t, n, &oy0, &oy1);
+    direct_forward(j->s, j->img, j->weight, j->out, (int)oy0, (int)oy1);
+}
+
+static void direct_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->s->c, t, n, &c0, &c1);
+    direct_backward(j->s, j->img, j->weight, j->d, j->out, j->work, (int)c0, (int)c1);
+}
+
+// ---- bias ----
+
+typedef struct {
+    float *x;
+    const float *bias;
+    float *dbias;
+    int channels;
+    size_t plane;
+} BiasJob;
+
+static void bias_add_part(void *ctx, int t, int n)
+{
+    const BiasJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->channels, t, n, &c0, &c1);
+    for (size_t c = c0; c < c1; c++)
+        for (size_t i = 0; i < j->plane; i++)
+            j->x[c * j->plane + i] += j->bias[c];
+}
+
+static void bias_grad_part(void *ctx, int t, int n)
+{
+    const BiasJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->channels, t, n, &c0, &c1);
+    for (size_t c = c0; c < c1; c++) {
+        float sum = 0.0f;
+        const float *d = j->x + c * j->plane;
+#pragma omp simd reduction(+ : sum)
+        for (size_t i = 0; i < j->plane; i++)
+            sum += d[i];
+        j->dbias[c] += sum;
+    }
+}
+
+static void add_bias(Pool *pool, float *out, const float *bias, int channels, size_t plane)
+{
+    BiasJob j = {.x = out, .bias = bias, .channels = channels, .plane = plane};
+    pool_run(pool, bias_add_part, &j);
+}
+
+static void accumulate_bias_grad(Pool *pool, float *dbias, const float *d, int channels,
+                                 size_t plane)
+{
+    BiasJob j = {.x = (float *)d, .dbias = dbias, .channels = channels, .plane = plane};
+    pool_run(pool, bias_grad_part, &j);
+}
+
+// ---- public entry points ----
+
+static void conv_data_forward(Pool *pool, const ConvShape *s, const float *img, const float *weight,
+                              float *out, float beta, float *work)
+{
+    ConvJob j = {.s = s, .img = img, .weight = weight, .out = out, .work = work, .beta = beta};
+    pool_run(pool, use_direct(s) ? direct_forward_part : data_forward_part, &j);
+}
+
+static void conv_data_backward(Pool *pool, const ConvShape *s, const float *weight,
+                               const float *dout, float *din, float *work)
+{
+    ConvJob j = {.s = s, .weight = weight, .d = dout, .out = din, .work = work};
+    pool_run(pool, data_backward_part, &j);
+}
+
+static void conv_weight_backward(Pool *pool, const ConvShape *s, const float *img,
+                                 const float *dout, float *dweight, float *work)
+{
+    ConvJob j = {.s = s, .img = img, .d = dout, .out = dweight, .work = work};
+    pool_run(pool, weight_backward_part, &j);
+}
+
+void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                    const float *bias, float *out, float *work)
 {
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         float *o = out + n * s->oc * out_plane;
-        if (use_direct(s))
-            direct_forward(s, in + n * in_sz, weight, o);
-        else
-            conv_data_forward(s, in + n * in_sz, weight, o, 0.0f, work);
+        conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
         if (bias)
-            add_channel_bias(o, bias, s->oc, out_plane);
+            add_bias(pool, o, bias, s->oc, out_plane);
     }
 }
 
-void conv2d_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                     float *din, float *dweight, float *dbias, float *work)
+void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *dout, float *din, float *dweight, float *dbias, float *work)
 {
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         const float *d = dout + n * s->oc * out_plane;
         if (dbias)
-            accumulate_channel_sums(dbias, d, s->oc, out_plane);
+            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
         if (use_direct(s)) {
-            direct_backward(s, in + n * in_sz, weight, d, din ? din + n * in_sz : NULL, dweight);
+            // work carries dweight here: the direct kernels need no scratch.
+            ConvJob j = {.s = s,
+                         .img = in + n * in_sz,
+                         .weight = weight,
+                         .d = d,
+                         .out = din ? din + n * in_sz : NULL,
+                         .work = dweight};
+            pool_run(pool, direct_backward_part, &j);
             continue;
         }
         if (dweight)
-            conv_weight_backward(s, in + n * in_sz, d, dweight, work);
+            conv_weight_backward(pool, s, in + n * in_sz, d, dweight, work);
         if (din)
-            conv_data_backward(s, weight, d, din + n * in_sz, work);
+            conv_data_backward(pool, s, weight, d, din + n * in_sz, work);
     }
 }
 
 // For the transposed conv, s describes the forward conv (C_out -> C_in); "in" of the
 // transposed conv is that conv's output side and "out" its input side.
-void convt2d_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                     float *out, float *work)
+void convt2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *bias, float *out, float *work)
 {
     const size_t out_sz = (size_t)s->c * s->h * s->w, in_sz = (size_t)s->oc * s->oh * s->ow;
     memset(out, 0, s->n * out_sz * sizeof(float));
     for (int n = 0; n < s->n; n++) {
-        conv_data_backward(s, weight, in + n * in_sz, out + n * out_sz, work);
+        conv_data_backward(pool, s, weight, in + n * in_sz, out + n * out_sz, work);
         if (bias)
-            add_channel_bias(out + n * out_sz, bias, s->c, (size_t)s->h * s->w);
+            add_bias(pool, out + n * out_sz, bias, s->c, (size_t)s->h * s->w);
     }
 }
 
-void convt2d_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                      float *din, float *dweight, float *dbias, float *work)
+void convt2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      const float *dout, float *din, float *dweight, float *dbias, float *work)
 {
     const size_t out_sz = (size_t)s->c * s->h * s->w, in_sz = (size_t)s->oc * s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         const float *d = dout + n * out_sz;
         if (dbias)
-            accumulate_channel_sums(dbias, d, s->c, (size_t)s->h * s->w);
+            accumulate_bias_grad(pool, dbias, d, s->c, (size_t)s->h * s->w);
         // The weight gradient of y = W^T-conv(x) is the conv weight gradient with the roles of
         // input and output gradient exchanged: dW (C_in, C_out*K*K) += x (C_in, P) x im2col(dy)^T.
         if (dweight)
-            conv_weight_backward(s, d, in + n * in_sz, dweight, work);
+            conv_weight_backward(pool, s, d, in + n * in_sz, dweight, work);
         if (din)
-            conv_data_forward(s, d, weight, din + n * in_sz, 1.0f, work);
+            conv_data_forward(pool, s, d, weight, din + n * in_sz, 1.0f, work);
     }
 }

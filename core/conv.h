@@ -5,12 +5,16 @@
 #ifndef AGESHIFT_CONV_H
 #define AGESHIFT_CONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "pool.h"
+
 typedef struct {
-    int n, c, h, w;          // input
-    int oc, k, stride, pad;  // zero padding
-    int oh, ow;              // output
+    int n, c, h, w;         // input
+    int oc, k, stride, pad; // zero padding
+    int oh, ow;             // output
+    bool transposed;        // set by convt_shape
 } ConvShape;
 
 // Fills oh/ow; returns 0, or -1 when the output would be empty.
@@ -21,20 +25,21 @@ int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stri
 int convt_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad,
                 int out_pad);
 
-// Scratch floats the kernels below need (one image's im2col matrix).
+// Scratch floats the kernels below need (one image's im2col matrix). Every kernel splits its
+// work over the pool's threads (pool may be NULL: one thread).
 size_t conv_workspace_floats(const ConvShape *s);
 
 // out (N, OC, OH, OW) = conv(in (N, C, H, W), weight) + bias (bias may be NULL).
-void conv2d_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                    float *out, float *work);
+void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                    const float *bias, float *out, float *work);
 // din (nullable) += dL/din; dweight (nullable) += dL/dweight; dbias (nullable) += dL/dbias.
-void conv2d_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                     float *din, float *dweight, float *dbias, float *work);
+void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *dout, float *din, float *dweight, float *dbias, float *work);
 
 // With s from convt_shape: out (N, C_out, H_out, W_out) = convT(in (N, C_in, H, W)) + bias.
-void convt2d_forward(const ConvShape *s, const float *in, const float *weight, const float *bias,
-                     float *out, float *work);
-void convt2d_backward(const ConvShape *s, const float *in, const float *weight, const float *dout,
-                      float *din, float *dweight, float *dbias, float *work);
+void convt2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *bias, float *out, float *work);
+void convt2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      const float *dout, float *din, float *dweight, float *dbias, float *work);
 
 #endif

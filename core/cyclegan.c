@@ -21,8 +21,10 @@ CycleGan *cyclegan_create(const CycleGanConfig *cfg, Err *err)
         err_set(err, "image size %d is not a multiple of 4 of at least 16 (or batch %d < 1)", s, n);
         goto fail;
     }
-    if (generator_build(&gan->g_a2b, cfg->gen, err) || generator_build(&gan->g_b2a, cfg->gen, err) ||
-        discriminator_build(&gan->d_a, cfg->ndf, err) || discriminator_build(&gan->d_b, cfg->ndf, err))
+    if (generator_build(&gan->g_a2b, cfg->gen, err) ||
+        generator_build(&gan->g_b2a, cfg->gen, err) ||
+        discriminator_build(&gan->d_a, cfg->ndf, err) ||
+        discriminator_build(&gan->d_b, cfg->ndf, err))
         goto fail;
     Net *nets[4] = {&gan->g_a2b, &gan->g_b2a, &gan->d_a, &gan->d_b};
     for (int i = 0; i < 4; i++) {
@@ -30,9 +32,12 @@ CycleGan *cyclegan_create(const CycleGanConfig *cfg, Err *err)
         if (paramset_enable_training(&nets[i]->params, err))
             goto fail;
     }
-    gan->gen_trace = trace_create(&gan->g_a2b, n, s, s, true, err);
-    gan->gen_trace2 = gan->gen_trace ? trace_create(&gan->g_a2b, n, s, s, true, err) : NULL;
-    gan->disc_trace = gan->gen_trace2 ? trace_create(&gan->d_a, n, s, s, true, err) : NULL;
+    gan->pool = pool_create(cfg->threads, err);
+    gan->gen_trace = gan->pool ? trace_create(&gan->g_a2b, n, s, s, true, gan->pool, err) : NULL;
+    gan->gen_trace2 =
+        gan->gen_trace ? trace_create(&gan->g_a2b, n, s, s, true, gan->pool, err) : NULL;
+    gan->disc_trace =
+        gan->gen_trace2 ? trace_create(&gan->d_a, n, s, s, true, gan->pool, err) : NULL;
     if (!gan->disc_trace)
         goto fail;
     if (replay_buffer_init(&gan->fake_a_buffer, REPLAY_BUFFER_SIZE, image, err) ||
@@ -66,6 +71,7 @@ void cyclegan_free(CycleGan *gan)
     trace_free(gan->gen_trace);
     trace_free(gan->gen_trace2);
     trace_free(gan->disc_trace);
+    pool_free(gan->pool);
     replay_buffer_free(&gan->fake_a_buffer);
     replay_buffer_free(&gan->fake_b_buffer);
     free(gan->fake_a);

@@ -15,10 +15,11 @@
 typedef struct {
     GeneratorConfig gen;
     int ndf;
-    int size;  // square images, a multiple of 4
+    int size; // square images, a multiple of 4
     int batch;
     float lambda_identity, lambda_cycle; // the seed: 5 and 10
     uint64_t seed;                       // weight initialisation and replay choices
+    int threads;                         // 0: one per CPU
 } CycleGanConfig;
 
 #define CYCLEGAN_SEED_LOSS_WEIGHTS .lambda_identity = 5.0f, .lambda_cycle = 10.0f
@@ -34,6 +35,7 @@ typedef struct {
     ReplayBuffer fake_a_buffer, fake_b_buffer;
     Rng rng;
     long iteration;
+    Pool *pool;
     // Working memory, allocated once.
     Trace *gen_trace, *gen_trace2, *disc_trace;
     float *fake_a, *fake_b, *replayed, *d_image, *d_image2, *d_score;

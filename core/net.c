@@ -32,19 +32,22 @@ void net_free(Net *net)
 
 struct Trace {
     int n_values;
-    Shape4 *shape;      // per value
-    float **value;      // per value; value[0] points at the caller's input during a call
-    float **grad;       // per value, NULL unless training
-    bool *needs_grad;   // per value: does backward have to produce its gradient?
-    ConvShape *conv;    // per layer (conv and convT layers)
-    float **rstd;       // per layer (instance norm)
-    float *work;        // shared im2col scratch
+    Shape4 *shape;    // per value
+    float **value;    // per value; value[0] points at the caller's input during a call
+    float **grad;     // per value, NULL unless training
+    bool *needs_grad; // per value: does backward have to produce its gradient?
+    ConvShape *conv;  // per layer (conv and convT layers)
+    float **rstd;     // per layer (instance norm)
+    float *work;      // shared im2col scratch
     float *arena, *grad_arena;
     size_t arena_floats, grad_floats, work_floats;
-    bool input_needs_grad;
+    Pool *pool; // not owned
 };
 
-static size_t shape_numel(Shape4 s) { return (size_t)s.n * s.c * s.h * s.w; }
+static size_t shape_numel(Shape4 s)
+{
+    return (size_t)s.n * s.c * s.h * s.w;
+}
 
 // Fills t->shape, t->conv and the size counters; no allocation of buffers yet.
 static int plan(const Net *net, Trace *t, Err *err)
@@ -81,11 +84,8 @@ static int plan(const Net *net, Trace *t, Err *err)
                                in.c, in.h, in.w, s.c, s.h, s.w);
             break;
         }
-        case LAYER_MEAN_HW:
-            out.h = out.w = 1;
-            break;
-        default:
-            break;
+        case LAYER_MEAN_HW: out.h = out.w = 1; break;
+        default: break;
         }
         t->shape[i + 1] = out;
         if (L->kind == LAYER_CONV || L->kind == LAYER_CONVT) {
@@ -97,12 +97,13 @@ static int plan(const Net *net, Trace *t, Err *err)
     return 0;
 }
 
-Trace *trace_create(const Net *net, int n, int h, int w, bool training, Err *err)
+Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err)
 {
     Trace *t = calloc(1, sizeof *t);
     int nv = net->n_layers + 1;
     if (!t)
         goto oom;
+    t->pool = pool;
     t->n_values = nv;
     t->shape = calloc(nv, sizeof *t->shape);
     t->value = calloc(nv, sizeof *t->value);
@@ -172,7 +173,10 @@ void trace_free(Trace *t)
     free(t);
 }
 
-Shape4 trace_output_shape(const Trace *t) { return t->shape[t->n_values - 1]; }
+Shape4 trace_output_shape(const Trace *t)
+{
+    return t->shape[t->n_values - 1];
+}
 
 size_t trace_bytes(const Trace *t)
 {
@@ -195,6 +199,79 @@ static const float *param_or_null(const Net *net, int i)
     return i < 0 ? NULL : param_data(&net->params, i);
 }
 
+// The ops other than convolutions are split over the pool by planes (pad, norm, mean) or by
+// element ranges (activations, residual add); one job runs one layer's forward or backward.
+typedef struct {
+    const Net *net;
+    Trace *t;
+    int layer;
+    bool backward;
+} LayerJob;
+
+static void layer_part(void *ctx, int ti, int nt)
+{
+    const LayerJob *j = ctx;
+    const Layer *L = &j->net->layers[j->layer];
+    Trace *t = j->t;
+    const int i = j->layer;
+    const Shape4 si = t->shape[L->in], so = t->shape[i + 1];
+    const float *x = t->value[L->in];
+    float *y = t->value[i + 1];
+    size_t b, e; // this thread's planes or elements
+    if (L->kind == LAYER_REFLECT_PAD || L->kind == LAYER_INSTANCE_NORM ||
+        L->kind == LAYER_MEAN_HW) {
+        pool_split((size_t)so.n * so.c, ti, nt, &b, &e);
+        size_t in_plane = (size_t)si.h * si.w, out_plane = (size_t)so.h * so.w;
+        int planes = (int)(e - b);
+        if (!j->backward) {
+            if (L->kind == LAYER_REFLECT_PAD)
+                reflect_pad_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w,
+                                    L->pad);
+            else if (L->kind == LAYER_INSTANCE_NORM)
+                instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
+                                      so.h * so.w);
+            else
+                mean_hw_forward(x + b * in_plane, y + b, planes, si.h * si.w);
+            return;
+        }
+        float *dx = t->grad[L->in] + b * in_plane;
+        const float *dy = t->grad[i + 1] + b * out_plane;
+        if (L->kind == LAYER_REFLECT_PAD)
+            reflect_pad_backward(dy, dx, planes, si.h, si.w, L->pad);
+        else if (L->kind == LAYER_INSTANCE_NORM)
+            instance_norm_backward(y + b * out_plane, t->rstd[i] + b, dy, dx, planes, so.h * so.w);
+        else
+            mean_hw_backward(t->grad[i + 1] + b, dx, planes, si.h * si.w);
+        return;
+    }
+    pool_split(shape_numel(so), ti, nt, &b, &e);
+    size_t n = e - b;
+    if (!j->backward) {
+        switch (L->kind) {
+        case LAYER_RELU: relu_forward(x + b, y + b, n); break;
+        case LAYER_LEAKY_RELU: leaky_relu_forward(x + b, y + b, n); break;
+        case LAYER_TANH: tanh_forward(x + b, y + b, n); break;
+        case LAYER_ADD: add_forward(x + b, t->value[L->skip] + b, y + b, n); break;
+        default: break;
+        }
+        return;
+    }
+    const float *dy = t->grad[i + 1] + b;
+    float *dx = t->needs_grad[L->in] ? t->grad[L->in] + b : NULL;
+    switch (L->kind) {
+    case LAYER_RELU: relu_backward(y + b, dy, dx, n); break;
+    case LAYER_LEAKY_RELU: leaky_relu_backward(y + b, dy, dx, n); break;
+    case LAYER_TANH: tanh_backward(y + b, dy, dx, n); break;
+    case LAYER_ADD:
+        if (dx)
+            accumulate(dx, dy, n);
+        if (t->needs_grad[L->skip])
+            accumulate(t->grad[L->skip] + b, dy, n);
+        break;
+    default: break;
+    }
+}
+
 const float *net_forward(const Net *net, Trace *t, const float *in)
 {
     t->value[0] = (float *)in; // read only: no layer writes to value 0
@@ -202,39 +279,14 @@ const float *net_forward(const Net *net, Trace *t, const float *in)
         const Layer *L = &net->layers[i];
         const float *x = t->value[L->in];
         float *y = t->value[i + 1];
-        Shape4 si = t->shape[L->in], so = t->shape[i + 1];
-        size_t n = shape_numel(so);
-        switch (L->kind) {
-        case LAYER_REFLECT_PAD:
-            reflect_pad_forward(x, y, si.n * si.c, si.h, si.w, L->pad);
-            break;
-        case LAYER_CONV:
-            conv2d_forward(&t->conv[i], x, param_or_null(net, L->weight),
+        if (L->kind == LAYER_CONV)
+            conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                            param_or_null(net, L->bias), y, t->work);
-            break;
-        case LAYER_CONVT:
-            convt2d_forward(&t->conv[i], x, param_or_null(net, L->weight),
+        else if (L->kind == LAYER_CONVT)
+            convt2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                             param_or_null(net, L->bias), y, t->work);
-            break;
-        case LAYER_INSTANCE_NORM:
-            instance_norm_forward(x, y, t->rstd[i], so.n * so.c, so.h * so.w);
-            break;
-        case LAYER_RELU:
-            relu_forward(x, y, n);
-            break;
-        case LAYER_LEAKY_RELU:
-            leaky_relu_forward(x, y, n);
-            break;
-        case LAYER_TANH:
-            tanh_forward(x, y, n);
-            break;
-        case LAYER_ADD:
-            add_forward(x, t->value[L->skip], y, n);
-            break;
-        case LAYER_MEAN_HW:
-            mean_hw_forward(x, y, si.n * si.c, si.h * si.w);
-            break;
-        }
+        else
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, false});
     }
     return t->value[t->n_values - 1];
 }
@@ -249,8 +301,8 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
     for (int i = 0; i < net->n_layers; i++) {
         const Layer *L = &net->layers[i];
         bool has_params = pgrads && (L->weight >= 0 || L->bias >= 0);
-        t->needs_grad[i + 1] = t->needs_grad[L->in] || has_params ||
-                               (L->kind == LAYER_ADD && t->needs_grad[L->skip]);
+        t->needs_grad[i + 1] =
+            t->needs_grad[L->in] || has_params || (L->kind == LAYER_ADD && t->needs_grad[L->skip]);
     }
     memset(t->grad_arena, 0, t->grad_floats * sizeof(float));
     memcpy(t->grad[nv - 1], dout, shape_numel(t->shape[nv - 1]) * sizeof(float));
@@ -259,51 +311,18 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
         const Layer *L = &net->layers[i];
         if (!t->needs_grad[i + 1])
             continue;
-        const float *x = t->value[L->in], *y = t->value[i + 1], *dy = t->grad[i + 1];
+        const float *x = t->value[L->in], *dy = t->grad[i + 1];
         float *dx = t->needs_grad[L->in] ? t->grad[L->in] : NULL;
-        Shape4 si = t->shape[L->in], so = t->shape[i + 1];
-        size_t n = shape_numel(so);
         float *dw = pgrads && L->weight >= 0 ? param_grad(ps, L->weight) : NULL;
         float *db = pgrads && L->bias >= 0 ? param_grad(ps, L->bias) : NULL;
-        switch (L->kind) {
-        case LAYER_REFLECT_PAD:
-            if (dx)
-                reflect_pad_backward(dy, dx, si.n * si.c, si.h, si.w, L->pad);
-            break;
-        case LAYER_CONV:
-            conv2d_backward(&t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db, t->work);
-            break;
-        case LAYER_CONVT:
-            convt2d_backward(&t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
+        if (L->kind == LAYER_CONV)
+            conv2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
+                            t->work);
+        else if (L->kind == LAYER_CONVT)
+            convt2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
                              t->work);
-            break;
-        case LAYER_INSTANCE_NORM:
-            if (dx)
-                instance_norm_backward(y, t->rstd[i], dy, dx, so.n * so.c, so.h * so.w);
-            break;
-        case LAYER_RELU:
-            if (dx)
-                relu_backward(y, dy, dx, n);
-            break;
-        case LAYER_LEAKY_RELU:
-            if (dx)
-                leaky_relu_backward(y, dy, dx, n);
-            break;
-        case LAYER_TANH:
-            if (dx)
-                tanh_backward(y, dy, dx, n);
-            break;
-        case LAYER_ADD:
-            if (dx)
-                accumulate(dx, dy, n);
-            if (t->needs_grad[L->skip])
-                accumulate(t->grad[L->skip], dy, n);
-            break;
-        case LAYER_MEAN_HW:
-            if (dx)
-                mean_hw_backward(dy, dx, si.n * si.c, si.h * si.w);
-            break;
-        }
+        else if (dx || L->kind == LAYER_ADD)
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true});
     }
     if (din)
         accumulate(din, t->grad[0], shape_numel(t->shape[0]));

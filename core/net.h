@@ -24,10 +24,10 @@ typedef enum {
 
 typedef struct {
     LayerKind kind;
-    int in, skip;          // value indices; value 0 is the network input, layer i writes i+1
-    int channels;          // output channels (conv, convT)
+    int in, skip; // value indices; value 0 is the network input, layer i writes i+1
+    int channels; // output channels (conv, convT)
     int k, stride, pad, out_pad;
-    int weight, bias;      // parameter indices, -1 when none
+    int weight, bias; // parameter indices, -1 when none
 } Layer;
 
 typedef struct {
@@ -49,8 +49,9 @@ typedef struct Trace Trace;
 // Plans every value's shape for input (n, in_channels, h, w) and allocates the buffers once;
 // nothing is allocated per call afterwards. Fails with a message when a layer cannot take the
 // size (for example a reflection pad wider than the image, or a size the strides cannot halve).
-// With training, gradient buffers are allocated too.
-Trace *trace_create(const Net *net, int n, int h, int w, bool training, Err *err);
+// With training, gradient buffers are allocated too. Every op of a call on this trace splits
+// its work over pool (not owned; NULL runs everything on the caller's thread).
+Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err);
 void trace_free(Trace *t);
 Shape4 trace_output_shape(const Trace *t);
 size_t trace_bytes(const Trace *t);

@@ -18,8 +18,15 @@ static int add_conv(Net *net, const char *module, LayerKind kind, int cin, int c
     int b = paramset_add(&net->params, name, 1, &cout, err);
     if (w < 0 || b < 0)
         return -1;
-    Layer L = {.kind = kind, .in = -1, .channels = cout, .k = k, .stride = stride, .pad = pad,
-               .out_pad = out_pad, .weight = w, .bias = b};
+    Layer L = {.kind = kind,
+               .in = -1,
+               .channels = cout,
+               .k = k,
+               .stride = stride,
+               .pad = pad,
+               .out_pad = out_pad,
+               .weight = w,
+               .bias = b};
     return net_add_layer(net, L, err);
 }
 
@@ -43,7 +50,7 @@ int generator_build(Net *net, GeneratorConfig cfg, Err *err)
         return err_set(err, "generator: bad size ngf=%d n_blocks=%d", ngf, cfg.n_blocks);
     net->in_channels = 3;
     // PyTorch module indices, as in the seed's nn.Sequential.
-    TRY(add_simple(net, LAYER_REFLECT_PAD, 3, err));                                // model.0
+    TRY(add_simple(net, LAYER_REFLECT_PAD, 3, err)); // model.0
     TRY(add_conv(net, "model.1", LAYER_CONV, 3, ngf, 7, 1, 0, 0, err));
     TRY(add_simple(net, LAYER_INSTANCE_NORM, 0, err));
     TRY(add_simple(net, LAYER_RELU, 0, err));

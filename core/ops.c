@@ -3,7 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-static inline int reflect(int i, int n) { return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i); }
+static inline int reflect(int i, int n)
+{
+    return i < 0 ? -i : (i >= n ? 2 * n - 2 - i : i);
+}
 
 void reflect_pad_forward(const float *in, float *out, int planes, int h, int w, int p)
 {

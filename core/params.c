@@ -31,7 +31,10 @@ int paramset_add(ParamSet *ps, const char *name, int ndim, const int *shape, Err
     return ps->count++;
 }
 
-static float *zalloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+static float *zalloc_floats(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(float));
+}
 
 int paramset_alloc(ParamSet *ps, Err *err)
 {
@@ -69,9 +72,15 @@ void paramset_free(ParamSet *ps)
     memset(ps, 0, sizeof *ps);
 }
 
-float *param_data(const ParamSet *ps, int i) { return ps->data + ps->info[i].offset; }
+float *param_data(const ParamSet *ps, int i)
+{
+    return ps->data + ps->info[i].offset;
+}
 
-float *param_grad(const ParamSet *ps, int i) { return ps->grad + ps->info[i].offset; }
+float *param_grad(const ParamSet *ps, int i)
+{
+    return ps->grad + ps->info[i].offset;
+}
 
 int paramset_find(const ParamSet *ps, const char *name)
 {

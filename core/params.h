@@ -22,16 +22,16 @@ typedef struct {
     ParamInfo *info;
     size_t numel;
     float *data;
-    float *grad;       // NULL until paramset_enable_training
-    float *m, *v;      // Adam moments, NULL until paramset_enable_training
-    long adam_steps;   // Adam's t
+    float *grad;     // NULL until paramset_enable_training
+    float *m, *v;    // Adam moments, NULL until paramset_enable_training
+    long adam_steps; // Adam's t
 } ParamSet;
 
 // Declares a tensor; returns its index or -1. Declarations come before paramset_alloc.
 int paramset_add(ParamSet *ps, const char *name, int ndim, const int *shape, Err *err);
 int paramset_alloc(ParamSet *ps, Err *err);
 int paramset_enable_training(ParamSet *ps, Err *err); // allocates grad, m, v (zeroed)
-void paramset_free(ParamSet *ps);                       // leaves ps zeroed; NULL is a no-op
+void paramset_free(ParamSet *ps);                     // leaves ps zeroed; NULL is a no-op
 
 float *param_data(const ParamSet *ps, int i);
 float *param_grad(const ParamSet *ps, int i);

@@ -16,7 +16,10 @@ void rng_seed(Rng *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t rng_u64(Rng *r)
 {
@@ -32,9 +35,15 @@ uint64_t rng_u64(Rng *r)
     return result;
 }
 
-float rng_uniform(Rng *r) { return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
+float rng_uniform(Rng *r)
+{
+    return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f);
+}
 
-float rng_range(Rng *r, float lo, float hi) { return lo + (hi - lo) * rng_uniform(r); }
+float rng_range(Rng *r, float lo, float hi)
+{
+    return lo + (hi - lo) * rng_uniform(r);
+}
 
 float rng_normal(Rng *r)
 {

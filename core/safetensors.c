@@ -15,7 +15,8 @@
 
 // Tensor data is copied between the file and float arrays byte for byte, which is only right on
 // a little-endian host (x86_64, aarch64). Refuse to build anywhere else rather than load garbage.
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors.c assumes a little-endian host");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "safetensors.c assumes a little-endian host");
 
 #define META_KEY "__metadata__"
 
@@ -23,9 +24,9 @@ struct StFile {
     char *path;
     unsigned char *buf; // the whole file; tensor data points into it
     size_t size;
-    json_t *root;       // kept alive: tensor names and metadata strings point into it
-    json_t *meta;       // borrowed from root, NULL when the file has none
-    StTensor *tensors;  // in header order
+    json_t *root;      // kept alive: tensor names and metadata strings point into it
+    json_t *meta;      // borrowed from root, NULL when the file has none
+    StTensor *tensors; // in header order
     int count;
 };
 
@@ -72,8 +73,7 @@ static const char *shape_str(char *out, size_t cap, int ndim, const int64_t *sha
 {
     size_t len = (size_t)snprintf(out, cap, "(");
     for (int i = 0; i < ndim && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "",
-                                (long long)shape[i]);
+        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (len < cap)
         snprintf(out + len, cap - len, ")");
     return out;
@@ -93,7 +93,7 @@ static float half_to_float(uint16_t h)
         bits = sign | ((exp + 112u) << 23) | (mant << 13);
     } else if (mant == 0) { // signed zero
         bits = sign;
-    } else { // subnormal mant * 2^-24: shift until the implicit bit appears
+    } else {              // subnormal mant * 2^-24: shift until the implicit bit appears
         uint32_t e = 113; // float exponent of 2^-14, the exponent subnormal halves share
         while (!(mant & 0x400u)) {
             mant <<= 1;
@@ -195,8 +195,8 @@ static int parse_tensor(const char *path, const char *name, json_t *v, size_t da
     else if (strcmp(ds, "F16") == 0)
         t->dtype = ST_F16;
     else
-        return err_set(err, "%s: tensor '%s': dtype %s not supported (F32 or F16 only)", path,
-                       name, ds);
+        return err_set(err, "%s: tensor '%s': dtype %s not supported (F32 or F16 only)", path, name,
+                       ds);
 
     json_t *js = json_object_get(v, "shape");
     if (!js)
@@ -205,20 +205,20 @@ static int parse_tensor(const char *path, const char *name, json_t *v, size_t da
         return err_set(err, "%s: tensor '%s': shape is not an array", path, name);
     size_t nd = json_array_size(js);
     if (nd > ST_MAX_DIMS)
-        return err_set(err, "%s: tensor '%s': shape has %zu dimensions, at most %d supported",
-                       path, name, nd, ST_MAX_DIMS);
+        return err_set(err, "%s: tensor '%s': shape has %zu dimensions, at most %d supported", path,
+                       name, nd, ST_MAX_DIMS);
     t->ndim = (int)nd;
     for (size_t i = 0; i < nd; i++) {
         long long d = json_nonneg(json_array_get(js, i));
         if (d < 0)
-            return err_set(err, "%s: tensor '%s': shape[%zu] is not a non-negative integer",
-                           path, name, i);
+            return err_set(err, "%s: tensor '%s': shape[%zu] is not a non-negative integer", path,
+                           name, i);
         t->shape[i] = d;
     }
     char sbuf[200];
     if (shape_bytes(t->ndim, t->shape, dtype_size(t->dtype), &t->numel, &t->nbytes) != 0)
-        return err_set(err, "%s: tensor '%s': shape %s is too large (size overflows)", path,
-                       name, shape_str(sbuf, sizeof sbuf, t->ndim, t->shape));
+        return err_set(err, "%s: tensor '%s': shape %s is too large (size overflows)", path, name,
+                       shape_str(sbuf, sizeof sbuf, t->ndim, t->shape));
 
     json_t *jo = json_object_get(v, "data_offsets");
     if (!jo)
@@ -229,19 +229,24 @@ static int parse_tensor(const char *path, const char *name, json_t *v, size_t da
         e = json_nonneg(json_array_get(jo, 1));
     }
     if (b < 0 || e < 0)
-        return err_set(err, "%s: tensor '%s': data_offsets is not [begin, end] of non-negative "
-                       "integers", path, name);
+        return err_set(err,
+                       "%s: tensor '%s': data_offsets is not [begin, end] of non-negative "
+                       "integers",
+                       path, name);
     if (b > e)
         return err_set(err, "%s: tensor '%s': data_offsets [%lld, %lld] begin after end", path,
                        name, b, e);
     if ((unsigned long long)e > data_size)
-        return err_set(err, "%s: tensor '%s': data_offsets [%lld, %lld] out of range: the data "
-                       "section has %zu bytes", path, name, b, e, data_size);
+        return err_set(err,
+                       "%s: tensor '%s': data_offsets [%lld, %lld] out of range: the data "
+                       "section has %zu bytes",
+                       path, name, b, e, data_size);
     if ((unsigned long long)(e - b) != t->nbytes)
-        return err_set(err, "%s: tensor '%s': data_offsets [%lld, %lld] hold %lld bytes, "
-                       "inconsistent with shape %s of %s (%zu bytes)", path, name, b, e, e - b,
-                       shape_str(sbuf, sizeof sbuf, t->ndim, t->shape), dtype_name(t->dtype),
-                       t->nbytes);
+        return err_set(err,
+                       "%s: tensor '%s': data_offsets [%lld, %lld] hold %lld bytes, "
+                       "inconsistent with shape %s of %s (%zu bytes)",
+                       path, name, b, e, e - b, shape_str(sbuf, sizeof sbuf, t->ndim, t->shape),
+                       dtype_name(t->dtype), t->nbytes);
     t->name = name;
     *begin = (uint64_t)b;
     *end = (uint64_t)e;
@@ -273,9 +278,10 @@ static int check_overlaps(const StFile *f, Span *sp, int n, Err *err)
         if (sp[i].begin == sp[i].end)
             continue;
         if (far >= 0 && sp[i].begin < sp[far].end)
-            return err_set(err, "%s: tensors '%s' and '%s' overlap (bytes [%llu, %llu) and "
-                           "[%llu, %llu) of the data section)", f->path,
-                           f->tensors[sp[far].idx].name, f->tensors[sp[i].idx].name,
+            return err_set(err,
+                           "%s: tensors '%s' and '%s' overlap (bytes [%llu, %llu) and "
+                           "[%llu, %llu) of the data section)",
+                           f->path, f->tensors[sp[far].idx].name, f->tensors[sp[i].idx].name,
                            (unsigned long long)sp[far].begin, (unsigned long long)sp[far].end,
                            (unsigned long long)sp[i].begin, (unsigned long long)sp[i].end);
         if (far < 0 || sp[i].end > sp[far].end)
@@ -290,7 +296,8 @@ static int check_meta(const char *path, json_t *meta, Err *err)
         return err_set(err, "%s: %s is not an object", path, META_KEY);
     const char *k;
     json_t *v;
-    json_object_foreach(meta, k, v) {
+    json_object_foreach(meta, k, v)
+    {
         if (!json_is_string(v))
             return err_set(err, "%s: %s value for key '%s' is not a string", path, META_KEY, k);
     }
@@ -302,8 +309,10 @@ static int parse_file(StFile *f, Err *err)
 {
     const char *path = f->path;
     if (f->size < 8)
-        return err_set(err, "%s: truncated: %zu bytes, a safetensors file starts with an 8-byte "
-                       "header length", path, f->size);
+        return err_set(err,
+                       "%s: truncated: %zu bytes, a safetensors file starts with an 8-byte "
+                       "header length",
+                       path, f->size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) // little-endian u64, assembled byte by byte
         hlen = (hlen << 8) | f->buf[i];
@@ -337,7 +346,8 @@ static int parse_file(StFile *f, Err *err)
     const char *key;
     json_t *v;
     int rc = 0;
-    json_object_foreach(f->root, key, v) {
+    json_object_foreach(f->root, key, v)
+    {
         if (strcmp(key, META_KEY) == 0) {
             if ((rc = check_meta(path, v, err)) != 0)
                 break;
@@ -345,8 +355,8 @@ static int parse_file(StFile *f, Err *err)
             continue;
         }
         StTensor *t = &f->tensors[f->count];
-        if ((rc = parse_tensor(path, key, v, data_size, t, &sp[f->count].begin,
-                               &sp[f->count].end, err)) != 0)
+        if ((rc = parse_tensor(path, key, v, data_size, t, &sp[f->count].begin, &sp[f->count].end,
+                               err)) != 0)
             break;
         t->data = data + sp[f->count].begin;
         sp[f->count].idx = f->count;
@@ -564,8 +574,10 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
     // json_object_set_new also fails on a name that is not valid UTF-8.
     if (!ent || json_object_set_new(w->entries, name, ent) != 0) {
         free(copy);
-        return err_set(err, "tensor '%s': cannot store the name (not valid UTF-8, or out of "
-                       "memory)", name);
+        return err_set(err,
+                       "tensor '%s': cannot store the name (not valid UTF-8, or out of "
+                       "memory)",
+                       name);
     }
     w->ts[w->count].data = copy;
     w->ts[w->count].nbytes = nbytes;
@@ -590,8 +602,7 @@ static int put(FILE *fp, const void *p, size_t n, const char *path, const char *
 {
     errno = 0;
     if (n && fwrite(p, 1, n, fp) != n)
-        return err_set(err, "%s: writing %s failed: %s", path, tmp,
-                       strerror(errno ? errno : EIO));
+        return err_set(err, "%s: writing %s failed: %s", path, tmp, strerror(errno ? errno : EIO));
     return 0;
 }
 
@@ -643,8 +654,7 @@ int st_writer_save(const StWriter *w, const char *path, Err *err)
 {
     // "__metadata__" first (as the Python library writes it), then tensors in insertion order.
     json_t *root = json_object();
-    if (!root ||
-        (json_object_size(w->meta) > 0 && json_object_set(root, META_KEY, w->meta) != 0) ||
+    if (!root || (json_object_size(w->meta) > 0 && json_object_set(root, META_KEY, w->meta) != 0) ||
         json_object_update(root, w->entries) != 0) {
         json_decref(root);
         return err_set(err, "%s: out of memory building the header", path);

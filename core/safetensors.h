@@ -37,7 +37,7 @@ const char *st_path(const StFile *f);
 int st_count(const StFile *f);
 const StTensor *st_get(const StFile *f, int i);
 const StTensor *st_find(const StFile *f, const char *name); // NULL when absent
-const char *st_meta(const StFile *f, const char *key);     // NULL when absent
+const char *st_meta(const StFile *f, const char *key);      // NULL when absent
 
 // Copies a tensor into dst as float32 (converting F16). Fails when the tensor is absent, when
 // numel differs, or when any value is NaN or Inf (the message names file, tensor and index).

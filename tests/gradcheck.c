@@ -33,8 +33,8 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-double gradcheck(GradCase *c, float h, double atol, double rtol, size_t max_points,
-                 size_t outliers, unsigned seed)
+double gradcheck(GradCase *c, float h, double atol, double rtol, size_t max_points, size_t outliers,
+                 unsigned seed)
 {
     float *r = malloc(c->out_len * sizeof *r), *y = malloc(c->out_len * sizeof *y);
     float *grad[GRADCHECK_MAX_INPUTS];

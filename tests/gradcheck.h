@@ -25,8 +25,8 @@ struct GradCase {
 // worst |analytic - numeric| / (atol + rtol * max|numeric|) after setting aside the
 // `outliers` worst points of each input; <= 1 passes. Outliers are for whole networks, where
 // a step can straddle a ReLU kink somewhere inside; single ops are checked with none.
-double gradcheck(GradCase *c, float h, double atol, double rtol, size_t max_points,
-                 size_t outliers, unsigned seed);
+double gradcheck(GradCase *c, float h, double atol, double rtol, size_t max_points, size_t outliers,
+                 unsigned seed);
 
 // Fills buf with values uniform in [-1, 1] whose magnitude is at least `gap` (so kinks at 0,
 // as in ReLU, are never straddled by a finite-difference step).

@@ -95,7 +95,10 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
     int batch = meta_int(f, "batch");
     cr_assert_eq(checkpoint_load_params(f, &net, "param.", &err), 0, "%s", err.msg);
     cr_assert_eq(paramset_enable_training(&net.params, &err), 0);
-    Trace *t = trace_create(&net, batch, h, w, true, &err);
+    // Three threads on two cores: uneven splits of every op's work are exercised too.
+    Pool *pool = pool_create(3, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    Trace *t = trace_create(&net, batch, h, w, true, pool, &err);
     cr_assert_not_null(t, "%s", err.msg);
     Shape4 os = trace_output_shape(t);
     size_t in_len = (size_t)batch * 3 * h * w, out_len = (size_t)os.n * os.c * os.h * os.w;
@@ -126,8 +129,8 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
         const float *got = param_grad(ps, i);
         if (bias_cancelled_by_norm(&net, i)) {
             for (size_t j = 0; j < ps->info[i].numel; j++)
-                cr_expect_leq(fabsf(got[j]) + fabsf(want[j]), 1e-5f, "%s[%zu]: %g vs %g", name,
-                              j, got[j], want[j]);
+                cr_expect_leq(fabsf(got[j]) + fabsf(want[j]), 1e-5f, "%s[%zu]: %g vs %g", name, j,
+                              got[j], want[j]);
         } else {
             e = rel_error(got, want, ps->info[i].numel);
             cr_expect_leq(e, REL_TOL, "%s: relative error %.3g", name, e);
@@ -146,7 +149,8 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
             adam_step(ps, &cfg, lr);
         }
         const float *out3 = net_forward(&net, t, input);
-        float l3 = loss == LOSS_L1 ? l1_loss(out3, target, out_len) : mse_const_loss(out3, 1.0f, out_len);
+        float l3 =
+            loss == LOSS_L1 ? l1_loss(out3, target, out_len) : mse_const_loss(out3, 1.0f, out_len);
         float want_l3;
         cr_assert_eq(st_read_f32(f, "adam3_loss", &want_l3, 1, &err), 0, "%s", err.msg);
         cr_expect_leq(fabsf(l3 - want_l3), REL_TOL * fabsf(want_l3),
@@ -168,13 +172,14 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
                 off += d > 0.1 * lr;
             }
             if (!bias_cancelled_by_norm(&net, i))
-                cr_expect_leq(off, n / 100, "%s: %zu of %zu weights differ from PyTorch", name,
-                              off, n);
+                cr_expect_leq(off, n / 100, "%s: %zu of %zu weights differ from PyTorch", name, off,
+                              n);
             free(want);
         }
     }
     free(input), free(target), free(want_out), free(dout), free(din);
     trace_free(t);
+    pool_free(pool);
     net_free(&net);
     st_close(f);
 }
@@ -207,7 +212,7 @@ Test(golden, adam_three_steps)
     cr_assert_eq(st_read_f32(f, "p0", ps.data, ps.numel, &err), 0, "%s", err.msg);
     AdamConfig cfg = ADAM_SEED_CONFIG;
     for (int s = 1; s <= 3; s++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "g%d", s);
         cr_assert_eq(st_read_f32(f, name, ps.grad, ps.numel, &err), 0, "%s", err.msg);
         adam_step(&ps, &cfg, (float)atof(st_meta(f, "lr")));

@@ -33,29 +33,32 @@ typedef struct {
     ConvShape s;
     bool transposed;
     float *work;
+    Pool *pool;
 } ConvCtx;
 
 static void conv_fwd(GradCase *c, float *out)
 {
     ConvCtx *x = c->ctx;
     if (x->transposed)
-        convt2d_forward(&x->s, c->input[0], c->input[1], c->input[2], out, x->work);
+        convt2d_forward(x->pool, &x->s, c->input[0], c->input[1], c->input[2], out, x->work);
     else
-        conv2d_forward(&x->s, c->input[0], c->input[1], c->input[2], out, x->work);
+        conv2d_forward(x->pool, &x->s, c->input[0], c->input[1], c->input[2], out, x->work);
 }
 
 static void conv_bwd(GradCase *c, const float *dout, float **g)
 {
     ConvCtx *x = c->ctx;
     if (x->transposed)
-        convt2d_backward(&x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
+        convt2d_backward(x->pool, &x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
     else
-        conv2d_backward(&x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
+        conv2d_backward(x->pool, &x->s, c->input[0], c->input[1], dout, g[0], g[1], g[2], x->work);
 }
 
+// The kernels split work over a pool; 3 threads make uneven splits (and more threads than
+// channels or rows in some cases).
 static void check_conv(int n, int c, int h, int w, int oc, int k, int stride, int pad)
 {
-    ConvCtx x = {0};
+    ConvCtx x = {.pool = pool_create(3, NULL)};
     cr_assert_eq(conv_shape(&x.s, n, c, h, w, oc, k, stride, pad), 0);
     x.work = malloc(conv_workspace_floats(&x.s) * sizeof(float));
     GradCase gc = {.n_inputs = 3, .ctx = &x, .forward = conv_fwd, .backward = conv_bwd};
@@ -73,21 +76,46 @@ static void check_conv(int n, int c, int h, int w, int oc, int k, int stride, in
                   stride, pad, e);
     free_case(&gc);
     free(x.work);
+    pool_free(x.pool);
 }
 
 // Up to 4 output channels at stride 1 take the direct path, more take im2col + sgemm.
-Test(grad, conv2d_3x3_pad1_batch2_gemm) { check_conv(2, 3, 7, 6, 6, 3, 1, 1); }
-Test(grad, conv2d_3x3_pad1_batch2_direct) { check_conv(2, 3, 7, 6, 3, 3, 1, 1); }
-Test(grad, conv2d_4x4_stride2_pad1_odd) { check_conv(1, 2, 9, 7, 3, 4, 2, 1); }
-Test(grad, conv2d_3x3_stride2_pad1_odd) { check_conv(2, 2, 7, 5, 3, 3, 2, 1); }
-Test(grad, conv2d_7x7_nopad_direct) { check_conv(1, 3, 9, 8, 2, 7, 1, 0); }
-Test(grad, conv2d_7x7_nopad_gemm) { check_conv(1, 3, 9, 8, 5, 7, 1, 0); }
-Test(grad, conv2d_4x4_stride1_pad1_direct) { check_conv(1, 4, 5, 6, 1, 4, 1, 1); }
-Test(grad, conv2d_1x1) { check_conv(2, 5, 3, 4, 6, 1, 1, 0); }
+Test(grad, conv2d_3x3_pad1_batch2_gemm)
+{
+    check_conv(2, 3, 7, 6, 6, 3, 1, 1);
+}
+Test(grad, conv2d_3x3_pad1_batch2_direct)
+{
+    check_conv(2, 3, 7, 6, 3, 3, 1, 1);
+}
+Test(grad, conv2d_4x4_stride2_pad1_odd)
+{
+    check_conv(1, 2, 9, 7, 3, 4, 2, 1);
+}
+Test(grad, conv2d_3x3_stride2_pad1_odd)
+{
+    check_conv(2, 2, 7, 5, 3, 3, 2, 1);
+}
+Test(grad, conv2d_7x7_nopad_direct)
+{
+    check_conv(1, 3, 9, 8, 2, 7, 1, 0);
+}
+Test(grad, conv2d_7x7_nopad_gemm)
+{
+    check_conv(1, 3, 9, 8, 5, 7, 1, 0);
+}
+Test(grad, conv2d_4x4_stride1_pad1_direct)
+{
+    check_conv(1, 4, 5, 6, 1, 4, 1, 1);
+}
+Test(grad, conv2d_1x1)
+{
+    check_conv(2, 5, 3, 4, 6, 1, 1, 0);
+}
 
 static void check_convt(int n, int c, int h, int w, int oc, int k, int stride, int pad, int op)
 {
-    ConvCtx x = {.transposed = true};
+    ConvCtx x = {.transposed = true, .pool = pool_create(3, NULL)};
     cr_assert_eq(convt_shape(&x.s, n, c, h, w, oc, k, stride, pad, op), 0);
     x.work = malloc(conv_workspace_floats(&x.s) * sizeof(float));
     GradCase gc = {.n_inputs = 3, .ctx = &x, .forward = conv_fwd, .backward = conv_bwd};
@@ -104,10 +132,17 @@ static void check_convt(int n, int c, int h, int w, int oc, int k, int stride, i
     cr_expect_leq(e, 1.0, "convT error %.3g", e);
     free_case(&gc);
     free(x.work);
+    pool_free(x.pool);
 }
 
-Test(grad, convt_seed_3x3_stride2_outpad1) { check_convt(2, 4, 3, 5, 3, 3, 2, 1, 1); }
-Test(grad, convt_4x4_stride2) { check_convt(1, 3, 4, 3, 2, 4, 2, 1, 0); }
+Test(grad, convt_seed_3x3_stride2_outpad1)
+{
+    check_convt(2, 4, 3, 5, 3, 3, 2, 1, 1);
+}
+Test(grad, convt_4x4_stride2)
+{
+    check_convt(1, 3, 4, 3, 2, 4, 2, 1, 0);
+}
 
 Test(grad, convt_output_size_doubles)
 {
@@ -121,14 +156,25 @@ Test(grad, convt_output_size_doubles)
 
 typedef struct {
     int planes, h, w, p;
-    float *aux;   // rstd for instance norm
+    float *aux;    // rstd for instance norm
     float *target; // for the losses
-    float *out;   // forward output the backward reads
+    float *out;    // forward output the backward reads
     int kind;
 } OpCtx;
 
-enum { OP_PAD, OP_INORM, OP_RELU, OP_LRELU, OP_TANH, OP_ADD, OP_MEAN, OP_MSE, OP_MSEC, OP_L1,
-       OP_INORM_BROKEN };
+enum {
+    OP_PAD,
+    OP_INORM,
+    OP_RELU,
+    OP_LRELU,
+    OP_TANH,
+    OP_ADD,
+    OP_MEAN,
+    OP_MSE,
+    OP_MSEC,
+    OP_L1,
+    OP_INORM_BROKEN
+};
 
 static void op_fwd(GradCase *c, float *out)
 {
@@ -171,7 +217,9 @@ static void op_bwd(GradCase *c, const float *dout, float **g)
     float *in = c->input[0];
     switch (x->kind) {
     case OP_PAD: reflect_pad_backward(dout, g[0], x->planes, x->h, x->w, x->p); break;
-    case OP_INORM: instance_norm_backward(x->out, x->aux, dout, g[0], x->planes, x->h * x->w); break;
+    case OP_INORM:
+        instance_norm_backward(x->out, x->aux, dout, g[0], x->planes, x->h * x->w);
+        break;
     case OP_INORM_BROKEN:
         broken_instance_norm_backward(x->out, x->aux, dout, g[0], x->planes, x->h * x->w);
         break;
@@ -194,8 +242,8 @@ static double run_op(int kind, int planes, int h, int w, int p, int n_inputs, si
     OpCtx x = {.planes = planes, .h = h, .w = w, .p = p, .kind = kind};
     x.aux = calloc(planes, sizeof(float));
     x.out = calloc(out_len, sizeof(float));
-    GradCase gc = {.n_inputs = n_inputs, .ctx = &x, .forward = op_fwd, .backward = op_bwd,
-                   .out_len = out_len};
+    GradCase gc = {
+        .n_inputs = n_inputs, .ctx = &x, .forward = op_fwd, .backward = op_bwd, .out_len = out_len};
     for (int i = 0; i < n_inputs; i++) {
         gc.input_len[i] = (size_t)planes * h * w;
         // A gap of 5 steps keeps ReLU kinks and L1's |d| at 0 out of reach of the step.
@@ -215,17 +263,50 @@ static double run_op(int kind, int planes, int h, int w, int p, int n_inputs, si
     return e;
 }
 
-Test(grad, reflect_pad_1) { cr_expect_leq(run_op(OP_PAD, 2, 5, 7, 1, 1, 2 * 7 * 9), 1.0); }
-Test(grad, reflect_pad_3) { cr_expect_leq(run_op(OP_PAD, 3, 5, 4, 3, 1, 3 * 11 * 10), 1.0); }
-Test(grad, instance_norm) { cr_expect_leq(run_op(OP_INORM, 3, 5, 7, 0, 1, 3 * 35), 1.0); }
-Test(grad, relu) { cr_expect_leq(run_op(OP_RELU, 2, 4, 5, 0, 1, 40), 1.0); }
-Test(grad, leaky_relu) { cr_expect_leq(run_op(OP_LRELU, 2, 4, 5, 0, 1, 40), 1.0); }
-Test(grad, tanh) { cr_expect_leq(run_op(OP_TANH, 2, 4, 5, 0, 1, 40), 1.0); }
-Test(grad, residual_add) { cr_expect_leq(run_op(OP_ADD, 2, 3, 5, 0, 2, 30), 1.0); }
-Test(grad, mean_hw) { cr_expect_leq(run_op(OP_MEAN, 4, 3, 5, 0, 1, 4), 1.0); }
-Test(grad, mse_loss) { cr_expect_leq(run_op(OP_MSE, 2, 3, 5, 0, 1, 1), 1.0); }
-Test(grad, mse_const_loss) { cr_expect_leq(run_op(OP_MSEC, 2, 3, 5, 0, 1, 1), 1.0); }
-Test(grad, l1_loss) { cr_expect_leq(run_op(OP_L1, 2, 3, 5, 0, 1, 1), 1.0); }
+Test(grad, reflect_pad_1)
+{
+    cr_expect_leq(run_op(OP_PAD, 2, 5, 7, 1, 1, 2 * 7 * 9), 1.0);
+}
+Test(grad, reflect_pad_3)
+{
+    cr_expect_leq(run_op(OP_PAD, 3, 5, 4, 3, 1, 3 * 11 * 10), 1.0);
+}
+Test(grad, instance_norm)
+{
+    cr_expect_leq(run_op(OP_INORM, 3, 5, 7, 0, 1, 3 * 35), 1.0);
+}
+Test(grad, relu)
+{
+    cr_expect_leq(run_op(OP_RELU, 2, 4, 5, 0, 1, 40), 1.0);
+}
+Test(grad, leaky_relu)
+{
+    cr_expect_leq(run_op(OP_LRELU, 2, 4, 5, 0, 1, 40), 1.0);
+}
+Test(grad, tanh)
+{
+    cr_expect_leq(run_op(OP_TANH, 2, 4, 5, 0, 1, 40), 1.0);
+}
+Test(grad, residual_add)
+{
+    cr_expect_leq(run_op(OP_ADD, 2, 3, 5, 0, 2, 30), 1.0);
+}
+Test(grad, mean_hw)
+{
+    cr_expect_leq(run_op(OP_MEAN, 4, 3, 5, 0, 1, 4), 1.0);
+}
+Test(grad, mse_loss)
+{
+    cr_expect_leq(run_op(OP_MSE, 2, 3, 5, 0, 1, 1), 1.0);
+}
+Test(grad, mse_const_loss)
+{
+    cr_expect_leq(run_op(OP_MSEC, 2, 3, 5, 0, 1, 1), 1.0);
+}
+Test(grad, l1_loss)
+{
+    cr_expect_leq(run_op(OP_L1, 2, 3, 5, 0, 1, 1), 1.0);
+}
 
 Test(grad, a_subtly_broken_backward_fails)
 {
@@ -261,12 +342,12 @@ static void check_net(NetCtx *x, int n, int h, int w)
     Err err;
     net_init_weights(&x->net, 5);
     cr_assert_eq(paramset_enable_training(&x->net.params, &err), 0);
-    x->trace = trace_create(&x->net, n, h, w, true, &err);
+    x->trace = trace_create(&x->net, n, h, w, true, NULL, &err);
     cr_assert_not_null(x->trace, "%s", err.msg);
     Shape4 o = trace_output_shape(x->trace);
     x->out_len = (size_t)o.n * o.c * o.h * o.w;
-    GradCase gc = {.n_inputs = 2, .ctx = x, .forward = net_fwd, .backward = net_bwd,
-                   .out_len = x->out_len};
+    GradCase gc = {
+        .n_inputs = 2, .ctx = x, .forward = net_fwd, .backward = net_bwd, .out_len = x->out_len};
     gc.input_len[0] = (size_t)n * 3 * h * w;
     gc.input[0] = random_buf(gc.input_len[0], 40, 0.0f);
     gc.input_name[0] = "net.input";

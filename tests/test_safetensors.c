@@ -271,8 +271,8 @@ Test(safetensors, f16_conversion)
         0x8000, // -0
         0x0000, // +0
     };
-    const float want[] = {1.0f, -2.0f, 0x1p-24f, 1023 * 0x1p-24f, -0x1p-15f, 0x1p-14f,
-                          65504.0f, 0.333251953125f, -0.0f, 0.0f};
+    const float want[] = {1.0f,     -2.0f,    0x1p-24f,        1023 * 0x1p-24f, -0x1p-15f,
+                          0x1p-14f, 65504.0f, 0.333251953125f, -0.0f,           0.0f};
     enum { N = sizeof h / sizeof h[0] };
     unsigned char data[2 * N];
     for (int i = 0; i < N; i++) {
@@ -303,8 +303,8 @@ Test(safetensors, f16_conversion)
     st_close(f);
 }
 
-static void expect_read_refused(const char *name, const char *header, const void *data,
-                                size_t dlen, size_t numel, const char *phrase)
+static void expect_read_refused(const char *name, const char *header, const void *data, size_t dlen,
+                                size_t numel, const char *phrase)
 {
     char *path = make_st(name, header, data, dlen);
     Err err = {{0}};
@@ -423,15 +423,15 @@ Test(safetensors, entry_not_object)
 
 Test(safetensors, missing_data_offsets)
 {
-    char *path = make_st("nooffs.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4]}}", four,
-                         16);
+    char *path =
+        make_st("nooffs.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[4]}}", four, 16);
     expect_refused(path, "tensor 'w': missing data_offsets");
 }
 
 Test(safetensors, missing_dtype)
 {
-    char *path = make_st("nodtype.safetensors", "{\"w\":{\"shape\":[4],\"data_offsets\":[0,16]}}",
-                         four, 16);
+    char *path =
+        make_st("nodtype.safetensors", "{\"w\":{\"shape\":[4],\"data_offsets\":[0,16]}}", four, 16);
     expect_refused(path, "tensor 'w': missing dtype");
 }
 
@@ -453,9 +453,9 @@ Test(safetensors, dtype_i64)
 
 Test(safetensors, negative_dimension)
 {
-    char *path = make_st("negdim.safetensors",
-                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", four,
-                         16);
+    char *path =
+        make_st("negdim.safetensors",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", four, 16);
     expect_refused(path, "tensor 'w': shape[0] is not a non-negative integer");
 }
 
@@ -480,33 +480,33 @@ Test(safetensors, shape_overflow)
 
 Test(safetensors, offsets_out_of_range)
 {
-    char *path = make_st("range.safetensors",
-                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", four,
-                         16);
+    char *path =
+        make_st("range.safetensors",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", four, 16);
     expect_refused(path, "tensor 'w': data_offsets [8, 24] out of range: the data section has 16");
 }
 
 Test(safetensors, offsets_not_a_pair)
 {
-    char *path = make_st("pair.safetensors",
-                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0]}}", four,
-                         16);
+    char *path =
+        make_st("pair.safetensors",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0]}}", four, 16);
     expect_refused(path, "data_offsets is not [begin, end]");
 }
 
 Test(safetensors, offsets_reversed)
 {
-    char *path = make_st("rev.safetensors",
-                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,0]}}", four,
-                         16);
+    char *path =
+        make_st("rev.safetensors",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,0]}}", four, 16);
     expect_refused(path, "begin after end");
 }
 
 Test(safetensors, offsets_inconsistent_with_shape)
 {
-    char *path = make_st("incons.safetensors",
-                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,16]}}",
-                         four, 16);
+    char *path =
+        make_st("incons.safetensors",
+                "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,16]}}", four, 16);
     expect_refused(path, "data_offsets [0, 16] hold 16 bytes, inconsistent with shape (2, 3) of "
                          "F32 (24 bytes)");
 }
