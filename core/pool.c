@@ -2,15 +2,20 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define MAX_THREADS 64
-// Workers spin this many polls for the next job before sleeping: a network's ops follow one
-// another within microseconds, and a condition-variable wake-up costs more than that.
-#define SPIN_POLLS 200000
+// Workers poll for the next job before sleeping: a network's ops follow one another within
+// microseconds, and a condition-variable wake-up costs more than that. After SPIN_POLLS busy
+// polls they yield the CPU between polls, so that when the machine has more runnable threads
+// than cores (tests running side by side, a video pipeline's other stages) the thread that
+// has work gets the core.
+#define SPIN_POLLS 2000
+#define YIELD_POLLS 200
 
 struct Pool {
     int n;
@@ -42,6 +47,10 @@ static void *worker(void *arg_)
         while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
             if (++polls < SPIN_POLLS) {
                 __builtin_ia32_pause();
+                continue;
+            }
+            if (polls < SPIN_POLLS + YIELD_POLLS) {
+                sched_yield();
                 continue;
             }
             pthread_mutex_lock(&p->mutex);
@@ -128,8 +137,12 @@ void pool_run(Pool *p, PoolFn fn, void *ctx)
         pthread_mutex_unlock(&p->mutex);
     }
     fn(ctx, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-        __builtin_ia32_pause();
+    for (int polls = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; polls++) {
+        if (polls < SPIN_POLLS)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
 }
 
 void pool_split(size_t total, int t, int n, size_t *begin, size_t *end)
