@@ -14,6 +14,8 @@ Keys in each file:
     input, [target], param.<name>, output, loss (shape (1,)), grad.input,
     grad.<name>, [adam3.<name>, adam3_loss]
     tests/fixtures/golden_adam.safetensors: p0, g1, g2, g3, p3 (Adam alone)
+    tests/fixtures/golden_model.safetensors: a model converted by tools/pth2safetensors.py
+    tests/fixtures/golden_model_io.safetensors: input, young_to_old, old_to_young outputs
 where <name> is the PyTorch state_dict name (e.g. model.1.weight).
 """
 
@@ -166,6 +168,32 @@ def golden_discriminator(path, ndf, batch, size, adam_steps):
     write_and_check(path, tensors, meta)
 
 
+def golden_model(model_path, io_path):
+    """A model file made the way a user brings in the seed's checkpoints: two state_dicts saved
+    with torch.save, converted by tools/pth2safetensors.py; plus an input and each generator's
+    output on it, so the C side can check it runs a converted model as PyTorch does."""
+    import subprocess
+    import tempfile
+    torch.manual_seed(2)
+    nets = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for name in ("netG_A2B", "netG_B2A"):
+            net = Generator(ngf=4, n_blocks=1)
+            net.apply(weights_init_normal)
+            nets[name] = net
+            paths.append(os.path.join(tmp, name + ".pth"))
+            torch.save(net.state_dict(), paths[-1])
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "pth2safetensors.py"),
+                        "export", "--young-to-old", paths[0], "--old-to-young", paths[1],
+                        "--size", "32", "-o", model_path], check=True)
+    x = uniform_pm1(1, 3, 32, 32)
+    with torch.no_grad():
+        tensors = {"input": x, "young_to_old": nets["netG_A2B"](x),
+                   "old_to_young": nets["netG_B2A"](x)}
+    write_and_check(io_path, tensors, {"torch": torch.__version__})
+
+
 def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
@@ -179,6 +207,8 @@ def main():
     golden_generator(os.path.join(FIXTURES, "golden_generator_b1_48.safetensors"),
                      ngf=4, n_blocks=1, batch=1, height=48, width=40,
                      adam_steps=0)
+    golden_model(os.path.join(FIXTURES, "golden_model.safetensors"),
+                 os.path.join(FIXTURES, "golden_model_io.safetensors"))
 
 
 if __name__ == "__main__":

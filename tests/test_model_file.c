@@ -1,0 +1,288 @@
+// Model files: round trip, a model converted from the seed's .pth files by
+// tools/pth2safetensors.py running as in PyTorch, and every kind of bad file refused with a
+// message that names the file and the problem.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/checkpoint.h"
+#include "core/model_file.h"
+#include "core/safetensors.h"
+
+static char dir[] = "/tmp/ageshift-model-XXXXXX";
+
+static void make_dir(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(model_file, .init = make_dir, .fini = remove_dir);
+
+static void path_in_dir(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void build_pair(Net *older, Net *younger, GeneratorConfig cfg)
+{
+    Err err;
+    cr_assert_eq(generator_build(older, cfg, &err), 0, "%s", err.msg);
+    cr_assert_eq(generator_build(younger, cfg, &err), 0, "%s", err.msg);
+    net_init_weights(older, 1);
+    net_init_weights(younger, 2);
+}
+
+Test(model_file, round_trip)
+{
+    Err err;
+    Net older = {0}, younger = {0}, loaded = {0};
+    GeneratorArch arch = {{8, 2}, 64}, got;
+    char path[256];
+    path_in_dir(path, sizeof path, "model.safetensors");
+    build_pair(&older, &younger, arch.gen);
+    cr_assert_eq(model_file_save(path, &older, &younger, arch, &err), 0, "%s", err.msg);
+
+    cr_assert_eq(model_file_load(path, AGE_OLDER, &loaded, &got, &err), 0, "%s", err.msg);
+    cr_expect_eq(got.gen.ngf, 8);
+    cr_expect_eq(got.gen.n_blocks, 2);
+    cr_expect_eq(got.size, 64);
+    cr_assert_eq(loaded.params.numel, older.params.numel);
+    cr_expect_arr_eq(loaded.params.data, older.params.data, older.params.numel * sizeof(float));
+    net_free(&loaded);
+
+    cr_assert_eq(model_file_load(path, AGE_YOUNGER, &loaded, NULL, &err), 0, "%s", err.msg);
+    cr_expect_arr_eq(loaded.params.data, younger.params.data, younger.params.numel * sizeof(float));
+    net_free(&loaded);
+    net_free(&older);
+    net_free(&younger);
+}
+
+Test(model_file, converted_seed_model_runs_as_in_pytorch)
+{
+    Err err;
+    StFile *io = st_open("tests/fixtures/golden_model_io.safetensors", &err);
+    cr_assert_not_null(io, "%s", err.msg);
+    const size_t n = 3 * 32 * 32;
+    float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want);
+    cr_assert_eq(st_read_f32(io, "input", x, n, &err), 0, "%s", err.msg);
+    const AgeDirection dirs[2] = {AGE_OLDER, AGE_YOUNGER};
+    const char *names[2] = {"young_to_old", "old_to_young"};
+    for (int d = 0; d < 2; d++) {
+        Net g = {0};
+        GeneratorArch arch;
+        cr_assert_eq(
+            model_file_load("tests/fixtures/golden_model.safetensors", dirs[d], &g, &arch, &err), 0,
+            "%s", err.msg);
+        cr_expect_eq(arch.size, 32);
+        Trace *t = trace_create(&g, 1, 32, 32, false, NULL, &err);
+        cr_assert_not_null(t, "%s", err.msg);
+        const float *y = net_forward(&g, t, x);
+        cr_assert_eq(st_read_f32(io, names[d], want, n, &err), 0, "%s", err.msg);
+        double max_diff = 0.0;
+        for (size_t i = 0; i < n; i++)
+            max_diff = fmax(max_diff, fabs((double)y[i] - want[i]));
+        cr_expect_leq(max_diff, 1e-5, "%s: max difference from PyTorch %g", names[d], max_diff);
+        trace_free(t);
+        net_free(&g);
+    }
+    free(x);
+    free(want);
+    st_close(io);
+}
+
+// Writes a model whose metadata and tensors are as given, for the refusal tests.
+static void write_model(const char *path, const char *ngf_meta, const char *direction,
+                        GeneratorConfig tensors_cfg, const char *format)
+{
+    Err err;
+    Net g = {0};
+    cr_assert_eq(generator_build(&g, tensors_cfg, &err), 0);
+    net_init_weights(&g, 3);
+    param_data(&g.params, 0)[0] = 1234.5f; // a marker the NaN test finds in the file
+    StWriter *w = st_writer_create();
+    if (format)
+        cr_assert_eq(st_writer_meta(w, "format", format, &err), 0);
+    if (ngf_meta)
+        cr_assert_eq(st_writer_meta(w, "G_A2B.ngf", ngf_meta, &err), 0);
+    st_writer_meta(w, "G_A2B.arch", "generator", &err);
+    st_writer_meta(w, "G_A2B.n_blocks", "1", &err);
+    st_writer_meta(w, "G_A2B.size", "32", &err);
+    st_writer_meta(w, "G_A2B.direction", direction, &err);
+    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", &err), 0);
+    cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
+    st_writer_free(w);
+    net_free(&g);
+}
+
+static void expect_refused(const char *path, const char *phrase)
+{
+    Err err = {0};
+    Net g = {0};
+    cr_expect_neq(model_file_load(path, AGE_OLDER, &g, NULL, &err), 0, "%s was accepted", path);
+    cr_expect_not_null(strstr(err.msg, path), "message lacks the file name: %s", err.msg);
+    cr_expect_not_null(strstr(err.msg, phrase), "message lacks '%s': %s", phrase, err.msg);
+    net_free(&g);
+}
+
+Test(model_file, good_hand_written_model_loads)
+{
+    char path[256];
+    Err err;
+    Net g = {0};
+    path_in_dir(path, sizeof path, "good.safetensors");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    cr_expect_eq(model_file_load(path, AGE_OLDER, &g, NULL, &err), 0, "%s", err.msg);
+    net_free(&g);
+}
+
+Test(model_file, refuses_missing_file)
+{
+    expect_refused("/nonexistent/model.safetensors", "/nonexistent/model.safetensors");
+}
+
+Test(model_file, refuses_a_file_that_is_not_a_model)
+{
+    expect_refused("tests/fixtures/golden_adam.safetensors", "not an ageshift model");
+}
+
+Test(model_file, refuses_wrong_format)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "format.safetensors");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, "something-else");
+    expect_refused(path, "'format' is 'something-else'");
+}
+
+Test(model_file, refuses_missing_architecture)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "noarch.safetensors");
+    write_model(path, NULL, "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    expect_refused(path, "'G_A2B.ngf' is missing");
+}
+
+Test(model_file, refuses_bad_architecture_value)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "badarch.safetensors");
+    write_model(path, "four", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    expect_refused(path, "expected an integer");
+}
+
+Test(model_file, refuses_wrong_direction)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "dir.safetensors");
+    write_model(path, "4", "old_to_young", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    expect_refused(path, "'G_A2B.direction' is 'old_to_young'");
+}
+
+Test(model_file, refuses_shapes_of_another_architecture)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "shape.safetensors");
+    // Metadata says ngf 8, the tensors are those of ngf 4.
+    write_model(path, "8", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    expect_refused(path, "'G_A2B.model.1.weight' has shape (4, 3, 7, 7) but the architecture "
+                         "needs (8, 3, 7, 7)");
+}
+
+Test(model_file, refuses_missing_tensor)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "blocks.safetensors");
+    // One block of tensors, but a model with 2 blocks is asked for by the metadata below.
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    // Rewrite n_blocks: load, copy every tensor, change the metadata.
+    Err err;
+    StFile *f = st_open(path, &err);
+    cr_assert_not_null(f);
+    StWriter *w = st_writer_create();
+    const char *keys[] = {"format", "G_A2B.ngf", "G_A2B.arch", "G_A2B.size", "G_A2B.direction"};
+    for (int i = 0; i < 5; i++)
+        st_writer_meta(w, keys[i], st_meta(f, keys[i]), &err);
+    st_writer_meta(w, "G_A2B.n_blocks", "2", &err);
+    for (int i = 0; i < st_count(f); i++) {
+        const StTensor *t = st_get(f, i);
+        cr_assert_eq(st_writer_add_f32(w, t->name, t->ndim, t->shape, t->data, &err), 0);
+    }
+    st_close(f);
+    cr_assert_eq(st_writer_save(w, path, &err), 0);
+    st_writer_free(w);
+    expect_refused(path, "'G_A2B.model.11.conv_block.1.weight' is missing");
+}
+
+static void patch_marker_to(const char *path, uint32_t bits)
+{
+    FILE *fp = fopen(path, "r+b");
+    cr_assert_not_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    unsigned char *buf = malloc(len);
+    rewind(fp);
+    cr_assert_eq(fread(buf, 1, len, fp), (size_t)len);
+    float marker = 1234.5f;
+    long at = -1;
+    for (long i = 0; i + 4 <= len && at < 0; i++)
+        if (memcmp(buf + i, &marker, 4) == 0)
+            at = i;
+    cr_assert_geq(at, 0, "marker not found");
+    fseek(fp, at, SEEK_SET);
+    fwrite(&bits, 4, 1, fp);
+    fclose(fp);
+    free(buf);
+}
+
+Test(model_file, refuses_nan_weights)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "nan.safetensors");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    patch_marker_to(path, 0x7fc00000u); // quiet NaN
+    expect_refused(path, "model.1.weight");
+}
+
+Test(model_file, refuses_inf_weights)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "inf.safetensors");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    patch_marker_to(path, 0x7f800000u); // +Inf
+    expect_refused(path, "model.1.weight");
+}
+
+Test(model_file, refuses_truncated_file)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "cut.safetensors");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fclose(fp);
+    cr_assert_eq(truncate(path, len / 2), 0);
+    expect_refused(path, "cut.safetensors");
+}
+
+Test(model_file, save_into_missing_directory_fails)
+{
+    Err err = {0};
+    Net older = {0}, younger = {0};
+    GeneratorArch arch = {{4, 1}, 32};
+    build_pair(&older, &younger, arch.gen);
+    cr_expect_neq(
+        model_file_save("/nonexistent/dir/model.safetensors", &older, &younger, arch, &err), 0);
+    cr_expect_not_null(strstr(err.msg, "/nonexistent/dir/model.safetensors"), "%s", err.msg);
+    net_free(&older);
+    net_free(&younger);
+}
