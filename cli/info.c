@@ -4,6 +4,12 @@
 #include "cli/commands.h"
 #include "core/safetensors.h"
 
+static void print_meta(const char *key, const char *value, void *ctx)
+{
+    (void)ctx;
+    printf("  %-24s %s\n", key, value);
+}
+
 int cmd_info(int argc, char **argv)
 {
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -20,7 +26,9 @@ int cmd_info(int argc, char **argv)
         return 1;
     }
     size_t total = 0;
-    printf("%s: %d tensors\n", argv[1], st_count(f));
+    printf("%s\nmetadata:\n", argv[1]);
+    st_meta_foreach(f, print_meta, NULL);
+    printf("%d tensors:\n", st_count(f));
     for (int i = 0; i < st_count(f); i++) {
         const StTensor *t = st_get(f, i);
         printf("  %-40s %s (", t->name, t->dtype == ST_F32 ? "F32" : "F16");

@@ -427,6 +427,15 @@ const char *st_meta(const StFile *f, const char *key)
     return f->meta ? json_string_value(json_object_get(f->meta, key)) : NULL;
 }
 
+void st_meta_foreach(const StFile *f, void (*fn)(const char *key, const char *value, void *ctx),
+                     void *ctx)
+{
+    const char *k;
+    json_t *v;
+    if (f->meta)
+        json_object_foreach(f->meta, k, v) fn(k, json_string_value(v), ctx);
+}
+
 int st_read_f32(const StFile *f, const char *name, float *dst, size_t numel, Err *err)
 {
     const StTensor *t = st_find(f, name);

@@ -38,6 +38,9 @@ int st_count(const StFile *f);
 const StTensor *st_get(const StFile *f, int i);
 const StTensor *st_find(const StFile *f, const char *name); // NULL when absent
 const char *st_meta(const StFile *f, const char *key);      // NULL when absent
+// Calls fn for every metadata entry, in the file's order.
+void st_meta_foreach(const StFile *f, void (*fn)(const char *key, const char *value, void *ctx),
+                     void *ctx);
 
 // Copies a tensor into dst as float32 (converting F16). Fails when the tensor is absent, when
 // numel differs, or when any value is NaN or Inf (the message names file, tensor and index).
