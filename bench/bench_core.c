@@ -38,15 +38,14 @@ static void fill(float *x, size_t n, uint64_t seed)
         x[i] = rng_range(&r, -1.0f, 1.0f);
 }
 
-static int bench_config(int size, int blocks, int ngf, bool train, int runs)
+static int bench_config(Pool *pool, int size, int blocks, int ngf, bool train, int runs)
 {
     Err err;
     Net g = {0};
     if (generator_build(&g, (GeneratorConfig){ngf, blocks}, &err) != 0)
         goto fail;
     net_init_weights(&g, 1);
-    Pool *pool = pool_create(0, &err);
-    Trace *t = pool ? trace_create(&g, 1, size, size, false, pool, &err) : NULL;
+    Trace *t = trace_create(&g, 1, size, size, false, pool, &err);
     if (!t)
         goto fail;
     size_t n = 3 * (size_t)size * size;
@@ -64,7 +63,6 @@ static int bench_config(int size, int blocks, int ngf, bool train, int runs)
     double macs = trace_macs(&g, t);
     size_t params = g.params.numel;
     trace_free(t);
-    pool_free(pool);
     net_free(&g);
 
     double train_s = -1.0;
@@ -75,7 +73,7 @@ static int bench_config(int size, int blocks, int ngf, bool train, int runs)
                               .batch = 1,
                               CYCLEGAN_SEED_LOSS_WEIGHTS,
                               .seed = 3};
-        CycleGan *gan = cyclegan_create(&cfg, &err);
+        CycleGan *gan = cyclegan_create(&cfg, pool, &err);
         if (!gan)
             goto fail;
         float *b = malloc(n * sizeof *b);
@@ -109,12 +107,19 @@ int main(int argc, char **argv)
     Err err;
     if (blas_select_kernel(argv, &err) != 0)
         fprintf(stderr, "bench: warning: %s\n", err.msg);
+    Pool *pool = pool_create(0, &err);
+    if (!pool) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 1;
+    }
     char blas[512];
-    blas_describe(blas, sizeof blas);
-    fprintf(stderr, "ageshift core: %s\n", blas);
+    blas_describe(blas, sizeof blas); // after pool_create: one sgemm thread per pool thread
+    fprintf(stderr, "ageshift core: %s per pool thread, %d pool threads\n", blas,
+            pool_threads(pool));
     int rc = 0;
-    rc |= bench_config(128, 6, 32, true, 15);
-    rc |= bench_config(64, 6, 32, true, 25);
-    rc |= bench_config(256, 9, 64, false, 7);
+    rc |= bench_config(pool, 128, 6, 32, true, 15);
+    rc |= bench_config(pool, 64, 6, 32, true, 25);
+    rc |= bench_config(pool, 256, 9, 64, false, 7);
+    pool_free(pool);
     return rc;
 }

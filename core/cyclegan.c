@@ -5,7 +5,7 @@
 
 #include "ops.h"
 
-CycleGan *cyclegan_create(const CycleGanConfig *cfg, Err *err)
+CycleGan *cyclegan_create(const CycleGanConfig *cfg, Pool *pool, Err *err)
 {
     CycleGan *gan = calloc(1, sizeof *gan);
     if (!gan) {
@@ -32,8 +32,8 @@ CycleGan *cyclegan_create(const CycleGanConfig *cfg, Err *err)
         if (paramset_enable_training(&nets[i]->params, err))
             goto fail;
     }
-    gan->pool = pool_create(cfg->threads, err);
-    gan->gen_trace = gan->pool ? trace_create(&gan->g_a2b, n, s, s, true, gan->pool, err) : NULL;
+    gan->pool = pool;
+    gan->gen_trace = trace_create(&gan->g_a2b, n, s, s, true, gan->pool, err);
     gan->gen_trace2 =
         gan->gen_trace ? trace_create(&gan->g_a2b, n, s, s, true, gan->pool, err) : NULL;
     gan->disc_trace =
@@ -71,7 +71,6 @@ void cyclegan_free(CycleGan *gan)
     trace_free(gan->gen_trace);
     trace_free(gan->gen_trace2);
     trace_free(gan->disc_trace);
-    pool_free(gan->pool);
     replay_buffer_free(&gan->fake_a_buffer);
     replay_buffer_free(&gan->fake_b_buffer);
     free(gan->fake_a);

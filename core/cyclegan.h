@@ -19,7 +19,6 @@ typedef struct {
     int batch;
     float lambda_identity, lambda_cycle; // the seed: 5 and 10
     uint64_t seed;                       // weight initialisation and replay choices
-    int threads;                         // 0: one per CPU
 } CycleGanConfig;
 
 #define CYCLEGAN_SEED_LOSS_WEIGHTS .lambda_identity = 5.0f, .lambda_cycle = 10.0f
@@ -35,14 +34,15 @@ typedef struct {
     ReplayBuffer fake_a_buffer, fake_b_buffer;
     Rng rng;
     long iteration;
-    Pool *pool;
+    Pool *pool; // borrowed
     // Working memory, allocated once.
     Trace *gen_trace, *gen_trace2, *disc_trace;
     float *fake_a, *fake_b, *replayed, *d_image, *d_image2, *d_score;
 } CycleGan;
 
-// Builds the four networks with the seed's initialisation and all working memory.
-CycleGan *cyclegan_create(const CycleGanConfig *cfg, Err *err);
+// Builds the four networks with the seed's initialisation and all working memory. Every op
+// splits its work over pool (borrowed; NULL: the caller's thread only).
+CycleGan *cyclegan_create(const CycleGanConfig *cfg, Pool *pool, Err *err);
 void cyclegan_free(CycleGan *gan);
 
 // One iteration on a batch of real_a and real_b images, (batch, 3, size, size) in [-1, 1].

@@ -11,6 +11,7 @@
 
 #include "core/adam.h"
 #include "core/checkpoint.h"
+#include "core/cyclegan.h"
 #include "core/networks.h"
 #include "core/ops.h"
 #include "core/safetensors.h"
@@ -227,5 +228,43 @@ Test(golden, adam_three_steps)
     cr_expect_eq(ps.adam_steps, 3);
     free(want);
     paramset_free(&ps);
+    st_close(f);
+}
+
+Test(golden, cyclegan_training_step_three_iterations)
+{
+    Err err;
+    StFile *f = st_open("tests/fixtures/golden_cyclegan.safetensors", &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    CycleGanConfig cfg = {.gen = {meta_int(f, "ngf"), meta_int(f, "n_blocks")},
+                          .ndf = meta_int(f, "ndf"),
+                          .size = meta_int(f, "size"),
+                          .batch = 1,
+                          CYCLEGAN_SEED_LOSS_WEIGHTS};
+    Pool *pool = pool_create(2, &err);
+    CycleGan *gan = cyclegan_create(&cfg, pool, &err);
+    cr_assert_not_null(gan, "%s", err.msg);
+    Net *nets[4] = {&gan->g_a2b, &gan->g_b2a, &gan->d_a, &gan->d_b};
+    const char *prefixes[4] = {"G_A2B.", "G_B2A.", "D_A.", "D_B."};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(checkpoint_load_params(f, nets[i], prefixes[i], &err), 0, "%s", err.msg);
+    const size_t n = 3 * (size_t)cfg.size * cfg.size;
+    float *a = read_tensor(f, "real_A", n), *b = read_tensor(f, "real_B", n);
+    const char *names[5] = {"loss_G", "loss_G_identity", "loss_G_GAN", "loss_G_cycle", "loss_D"};
+    for (int step = 1; step <= meta_int(f, "steps"); step++) {
+        CycleGanLosses l;
+        cyclegan_step(gan, a, b, (float)atof(st_meta(f, "lr")), &l);
+        float got[5] = {l.g, l.g_identity, l.g_gan, l.g_cycle, l.d}, want[5];
+        char key[32];
+        snprintf(key, sizeof key, "losses%d", step);
+        cr_assert_eq(st_read_f32(f, key, want, 5, &err), 0, "%s", err.msg);
+        for (int i = 0; i < 5; i++)
+            cr_expect_leq(fabsf(got[i] - want[i]), REL_TOL * fabsf(want[i]),
+                          "step %d %s: %.7g vs PyTorch %.7g", step, names[i], got[i], want[i]);
+    }
+    free(a);
+    free(b);
+    cyclegan_free(gan);
+    pool_free(pool);
     st_close(f);
 }

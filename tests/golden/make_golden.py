@@ -14,6 +14,7 @@ Keys in each file:
     input, [target], param.<name>, output, loss (shape (1,)), grad.input,
     grad.<name>, [adam3.<name>, adam3_loss]
     tests/fixtures/golden_adam.safetensors: p0, g1, g2, g3, p3 (Adam alone)
+    tests/fixtures/golden_cyclegan.safetensors: the seed's training step, losses of 3 steps
     tests/fixtures/golden_model.safetensors: a model converted by tools/pth2safetensors.py
     tests/fixtures/golden_model_io.safetensors: input, young_to_old, old_to_young outputs
 where <name> is the PyTorch state_dict name (e.g. model.1.weight).
@@ -194,6 +195,60 @@ def golden_model(model_path, io_path):
     write_and_check(io_path, tensors, {"torch": torch.__version__})
 
 
+def golden_cyclegan(path, steps=3):
+    """The seed's training step (aitorzip/PyTorch-CycleGAN train), verbatim in its losses and
+    order, on tiny networks: the five logged losses of each of `steps` iterations. The replay
+    buffers are still filling (fewer than 50 pushes), so they return the newest fake."""
+    torch.manual_seed(3)
+    nets = {"G_A2B": Generator(4, 1), "G_B2A": Generator(4, 1),
+            "D_A": Discriminator(4), "D_B": Discriminator(4)}
+    for net in nets.values():
+        net.apply(weights_init_normal)
+    tensors = {}
+    for prefix, net in nets.items():
+        for n, v in net.state_dict().items():
+            tensors["%s.%s" % (prefix, n)] = v.detach().clone()
+    G_A2B, G_B2A, D_A, D_B = nets["G_A2B"], nets["G_B2A"], nets["D_A"], nets["D_B"]
+    real_A, real_B = uniform_pm1(1, 3, 32, 32), uniform_pm1(1, 3, 32, 32)
+    tensors["real_A"], tensors["real_B"] = real_A.clone(), real_B.clone()
+    lr = 2e-4
+    opt_G = torch.optim.Adam(list(G_A2B.parameters()) + list(G_B2A.parameters()), lr=lr, betas=BETAS)
+    opt_DA = torch.optim.Adam(D_A.parameters(), lr=lr, betas=BETAS)
+    opt_DB = torch.optim.Adam(D_B.parameters(), lr=lr, betas=BETAS)
+    target_real, target_fake = torch.ones(1, 1), torch.zeros(1, 1)
+    mse, l1 = torch.nn.MSELoss(), torch.nn.L1Loss()
+    for step in range(1, steps + 1):
+        opt_G.zero_grad()
+        loss_identity_B = l1(G_A2B(real_B), real_B) * 5.0
+        loss_identity_A = l1(G_B2A(real_A), real_A) * 5.0
+        fake_B = G_A2B(real_A)
+        loss_GAN_A2B = mse(D_B(fake_B), target_real)
+        fake_A = G_B2A(real_B)
+        loss_GAN_B2A = mse(D_A(fake_A), target_real)
+        loss_cycle_ABA = l1(G_B2A(fake_B), real_A) * 10.0
+        loss_cycle_BAB = l1(G_A2B(fake_A), real_B) * 10.0
+        loss_G = (loss_identity_A + loss_identity_B + loss_GAN_A2B + loss_GAN_B2A
+                  + loss_cycle_ABA + loss_cycle_BAB)
+        loss_G.backward()
+        opt_G.step()
+        opt_DA.zero_grad()
+        loss_D_A = (mse(D_A(real_A), target_real) + mse(D_A(fake_A.detach()), target_fake)) * 0.5
+        loss_D_A.backward()
+        opt_DA.step()
+        opt_DB.zero_grad()
+        loss_D_B = (mse(D_B(real_B), target_real) + mse(D_B(fake_B.detach()), target_fake)) * 0.5
+        loss_D_B.backward()
+        opt_DB.step()
+        tensors["losses%d" % step] = torch.tensor([
+            loss_G.item(), (loss_identity_A + loss_identity_B).item(),
+            (loss_GAN_A2B + loss_GAN_B2A).item(), (loss_cycle_ABA + loss_cycle_BAB).item(),
+            (loss_D_A + loss_D_B).item()])
+    meta = {"ngf": "4", "n_blocks": "1", "ndf": "4", "size": "32", "batch": "1", "lr": "0.0002",
+            "steps": str(steps), "losses": "loss_G,loss_G_identity,loss_G_GAN,loss_G_cycle,loss_D",
+            "torch": torch.__version__}
+    write_and_check(path, tensors, meta)
+
+
 def main():
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
@@ -207,6 +262,7 @@ def main():
     golden_generator(os.path.join(FIXTURES, "golden_generator_b1_48.safetensors"),
                      ngf=4, n_blocks=1, batch=1, height=48, width=40,
                      adam_steps=0)
+    golden_cyclegan(os.path.join(FIXTURES, "golden_cyclegan.safetensors"))
     golden_model(os.path.join(FIXTURES, "golden_model.safetensors"),
                  os.path.join(FIXTURES, "golden_model_io.safetensors"))
 
