@@ -1,0 +1,35 @@
+// Still images through FFmpeg: decoding (JPEG, progressive JPEG included, PNG, anything
+// libavcodec reads), saving as PNG or JPEG, bicubic resizing with libswscale, and conversion to
+// and from the networks' planar float layout.
+#ifndef AGESHIFT_IMAGE_IO_H
+#define AGESHIFT_IMAGE_IO_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct {
+    int w, h;
+    uint8_t *rgb; // RGB24, rows of 3*w bytes, no padding
+} Image;
+
+// Allocates a w x h image (contents zeroed).
+int image_alloc(Image *img, int w, int h, Err *err);
+void image_free(Image *img); // frees the pixels and zeroes *img; NULL is a no-op
+
+// Decodes the first frame of an image file into RGB24. A missing, unreadable or undecodable
+// file is an error naming the file and the cause.
+int image_load(const char *path, Image *img, Err *err);
+
+// Encodes by extension: .png (lossless) or .jpg/.jpeg (quality ~95). Written to a temporary
+// file in the same directory, fsynced and renamed, so PATH is never left half-written.
+int image_save(const char *path, const Image *img, Err *err);
+
+// dst = src resized to w x h with libswscale's bicubic filter (dst is allocated).
+int image_resize(const Image *src, int w, int h, Image *dst, Err *err);
+
+// RGB24 <-> planar float (3, h, w) in [-1, 1], as the seed's Normalize((0.5,)*3, (0.5,)*3).
+void image_to_planar(const Image *img, float *chw);
+void planar_to_image(const float *chw, Image *img); // img already allocated; values clamped
+
+#endif
