@@ -11,7 +11,7 @@ ARCH ?= native
 
 # Debian packages the build needs, and the pkg-config names they provide.
 DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
-            libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+            libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg procps
 DEB_BENCH = python3-torch
 PKGS = openblas jansson libavformat libavcodec libswscale libavutil
 
