@@ -4,8 +4,12 @@
 #define AGESHIFT_CLI_COMMANDS_H
 
 #define AGESHIFT_VERSION "0.1.0"
+// The model used when --model is not given: the trained default shipped in samples/.
+#define DEFAULT_MODEL "samples/model.safetensors"
 
 int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
 
 #endif

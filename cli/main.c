@@ -1,4 +1,5 @@
 // The ageshift command: picks the OpenBLAS kernel, then hands over to a subcommand.
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,8 @@ static void usage(FILE *out)
         "usage: ageshift <command> [options]\n"
         "\n"
         "commands:\n"
+        "  train          learn young->old and old->young from folders of face photos\n"
+        "  translate      run face crops through a model, one direction\n"
         "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
         "  version        show the version and the OpenBLAS kernel in use\n"
         "\n"
@@ -23,6 +26,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     Err err;
+    // A file-size limit (ulimit -f) then fails a write with EFBIG, which is reported like a
+    // full disk, instead of killing the process mid-file.
+    signal(SIGXFSZ, SIG_IGN);
     if (blas_select_kernel(argv, &err) != 0)
         fprintf(stderr, "ageshift: warning: %s\n", err.msg);
     if (argc < 2) {
@@ -38,6 +44,10 @@ int main(int argc, char **argv)
         return cmd_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "translate"))
+        return cmd_translate(argc - 1, argv + 1);
     fprintf(stderr, "ageshift: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

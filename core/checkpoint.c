@@ -13,9 +13,9 @@ static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape)
         snprintf(buf + used, len - used, ")");
 }
 
-int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *err)
+int checkpoint_add_buffer(StWriter *w, const ParamSet *ps, const float *base, const char *prefix,
+                          Err *err)
 {
-    const ParamSet *ps = &net->params;
     for (int i = 0; i < ps->count; i++) {
         const ParamInfo *p = &ps->info[i];
         char name[256];
@@ -23,15 +23,20 @@ int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *
         for (int d = 0; d < p->ndim; d++)
             shape[d] = p->shape[d];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        if (st_writer_add_f32(w, name, p->ndim, shape, param_data(ps, i), err) != 0)
+        if (st_writer_add_f32(w, name, p->ndim, shape, base + p->offset, err) != 0)
             return -1;
     }
     return 0;
 }
 
-int checkpoint_load_params(const StFile *f, Net *net, const char *prefix, Err *err)
+int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *err)
 {
-    ParamSet *ps = &net->params;
+    return checkpoint_add_buffer(w, &net->params, net->params.data, prefix, err);
+}
+
+int checkpoint_load_buffer(const StFile *f, const ParamSet *ps, float *base, const char *prefix,
+                           Err *err)
+{
     for (int i = 0; i < ps->count; i++) {
         const ParamInfo *p = &ps->info[i];
         char name[256];
@@ -52,8 +57,13 @@ int checkpoint_load_params(const StFile *f, Net *net, const char *prefix, Err *e
             return err_set(err, "%s: tensor '%s' has shape %s but the architecture needs %s",
                            st_path(f), name, got_s, want_s);
         }
-        if (st_read_f32(f, name, param_data(ps, i), p->numel, err) != 0)
+        if (st_read_f32(f, name, base + p->offset, p->numel, err) != 0)
             return -1;
     }
     return 0;
+}
+
+int checkpoint_load_params(const StFile *f, Net *net, const char *prefix, Err *err)
+{
+    return checkpoint_load_buffer(f, &net->params, net->params.data, prefix, err);
 }

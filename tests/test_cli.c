@@ -1,0 +1,99 @@
+// The ageshift command as a user runs it: help, translate on real face crops, and clear errors.
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/image_io.h"
+
+#define MODEL "tests/fixtures/golden_model.safetensors" // a 32 px model converted from .pth
+
+static char out[4096];
+
+// Runs a shell command, keeps its stdout+stderr in `out`, returns its exit status.
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char tmp[] = "/tmp/ageshift-cli-XXXXXX";
+static void make_tmp(void)
+{
+    cr_assert_not_null(mkdtemp(tmp));
+}
+static void remove_tmp(void)
+{
+    run("rm -rf %s", tmp);
+}
+TestSuite(cli, .init = make_tmp, .fini = remove_tmp);
+
+Test(cli, help_lists_the_commands)
+{
+    cr_expect_eq(run("./build/ageshift --help"), 0);
+    cr_expect_not_null(strstr(out, "train"), "%s", out);
+    cr_expect_not_null(strstr(out, "translate"), "%s", out);
+    cr_expect_eq(run("./build/ageshift train --help"), 0);
+    cr_expect_not_null(strstr(out, "--resume"), "%s", out);
+    cr_expect_eq(run("./build/ageshift bogus"), 2);
+    cr_expect_not_null(strstr(out, "unknown command 'bogus'"), "%s", out);
+}
+
+Test(cli, translate_writes_each_face_under_its_name)
+{
+    cr_assert_eq(run("mkdir -p %s/in && ls ../shared/faces/young | head -n 3 | "
+                     "while read f; do cp ../shared/faces/young/$f %s/in/; done",
+                     tmp, tmp),
+                 0);
+    cr_assert_eq(
+        run("./build/ageshift translate %s/in -o %s/old --to old --model %s", tmp, tmp, MODEL), 0,
+        "%s", out);
+    cr_expect_not_null(strstr(out, "3 images written"), "%s", out);
+    cr_assert_eq(
+        run("./build/ageshift translate %s/in -o %s/young --to young --model %s", tmp, tmp, MODEL),
+        0, "%s", out);
+    cr_assert_eq(run("ls %s/in | head -n 1", tmp), 0);
+    out[strcspn(out, "\n")] = 0;
+    char name[4096], a_path[8300], b_path[8300];
+    snprintf(name, sizeof name, "%s", out);
+    snprintf(a_path, sizeof a_path, "%s/old/%s", tmp, name);
+    snprintf(b_path, sizeof b_path, "%s/young/%s", tmp, name);
+    Image a = {0}, b = {0};
+    Err err;
+    cr_assert_eq(image_load(a_path, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(image_load(b_path, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(a.w, 32); // the model's size
+    cr_expect_eq(a.h, 32);
+    long diff = 0;
+    for (int i = 0; i < 32 * 32 * 3; i++)
+        diff += abs(a.rgb[i] - b.rgb[i]);
+    cr_expect_gt(diff, 32 * 32 * 3, "the two directions gave the same picture");
+    image_free(&a);
+    image_free(&b);
+}
+
+Test(cli, translate_reports_bad_input)
+{
+    cr_expect_eq(
+        run("./build/ageshift translate /nonexistent.jpg -o %s/x --to old --model %s", tmp, MODEL),
+        1);
+    cr_expect_not_null(strstr(out, "/nonexistent.jpg"), "%s", out);
+    cr_expect_eq(run("./build/ageshift translate x.jpg -o %s/x --to old --model /no/model", tmp),
+                 1);
+    cr_expect_not_null(strstr(out, "/no/model"), "%s", out);
+    cr_expect_eq(
+        run("./build/ageshift translate x.jpg -o %s/x --to sideways --model %s", tmp, MODEL), 2);
+}
