@@ -71,8 +71,9 @@ deps-bench:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BENCH) || \
 	  echo "python3-torch not installed: PyTorch will not be measured"; }
 
+# Copied then renamed, so a running ./ageshift (a long training run) does not block the build.
 ageshift: $(BUILD)/ageshift
-	cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/ageshift: $(CLI_OBJ) $(CORE_OBJ)
 	@echo "  LINK    $@"

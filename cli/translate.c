@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/image_io.h"
 #include "core/model_file.h"
@@ -105,7 +106,13 @@ int cmd_translate(int argc, char **argv)
         case 'o': out_dir = optarg; break;
         case 't': to = optarg; break;
         case 'm': model = optarg; break;
-        case 'j': threads = atoi(optarg); break;
+        case 'j': {
+            long v;
+            if (arg_int("--threads", optarg, 1, 64, &v))
+                return 2;
+            threads = (int)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "ageshift translate: unknown or incomplete option '%s'\n",
