@@ -11,9 +11,10 @@ ARCH ?= native
 
 # Debian packages the build needs, and the pkg-config names they provide.
 DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
-            libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg procps
+            libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libxml2-dev opencv-data \
+            ffmpeg procps
 DEB_BENCH = python3-torch
-PKGS = openblas jansson libavformat libavcodec libswscale libavutil
+PKGS = openblas jansson libavformat libavcodec libswscale libavutil libxml-2.0
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -32,13 +33,14 @@ TEST_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
 
-CORE_SRC = $(wildcard core/*.c)
+# Everything below cli/: the core and the filter (capture/ joins when it exists).
+LIB_SRC = $(wildcard core/*.c) $(wildcard filter/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_HELPER_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 BENCH_SRC = $(wildcard bench/*.c)
 
-CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
@@ -75,7 +77,7 @@ deps-bench:
 ageshift: $(BUILD)/ageshift
 	@cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/ageshift: $(CLI_OBJ) $(CORE_OBJ)
+$(BUILD)/ageshift: $(CLI_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 
@@ -89,7 +91,7 @@ $(BUILD)/tests/%.o: tests/%.c | $(STAMP)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(CORE_OBJ)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)
 
@@ -98,7 +100,7 @@ test: $(TEST_BIN) $(BUILD)/ageshift
 	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
 
-$(BENCH_BIN): $(BUILD)/bench/bench_core.o $(CORE_OBJ)
+$(BENCH_BIN): $(BUILD)/bench/bench_core.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 

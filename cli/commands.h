@@ -11,5 +11,8 @@ int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@ static void usage(FILE *out)
         "usage: ageshift <command> [options]\n"
         "\n"
         "commands:\n"
+        "  convert        make every face in a video file older or younger\n"
+        "  filter         the same for frames piped in (y4m or raw) and out, as ffmpeg pipes\n"
+        "  image          the same for one photo\n"
         "  train          learn young->old and old->young from folders of face photos\n"
         "  translate      run face crops through a model, one direction\n"
         "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
@@ -44,6 +47,12 @@ int main(int argc, char **argv)
         return cmd_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "image"))
+        return cmd_image(argc - 1, argv + 1);
+    if (!strcmp(cmd, "filter"))
+        return cmd_filter(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert"))
+        return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "translate"))

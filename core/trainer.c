@@ -720,7 +720,7 @@ static int train_loop(Run *r, Err *err)
     while (r->iteration < total) {
         if ((r->hooks && r->hooks->stop && *r->hooks->stop) ||
             (c->max_iterations && r->iteration >= c->max_iterations)) {
-            if (save_checkpoint(r, err))
+            if (save_plots(r, err) || save_checkpoint(r, err))
                 return -1;
             note(r, "stopped at iteration %ld; checkpoint saved, continue with --resume %s",
                  r->iteration, r->dir);

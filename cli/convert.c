@@ -1,0 +1,131 @@
+// ageshift convert: a video file in, the same video with every face aged out.
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/filter_options.h"
+#include "filter/transcode.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ageshift convert -i IN -o OUT --to old|young [options]\n"
+            "\n"
+            "Makes every face in a video file older or younger. The video is re-encoded\n"
+            "(H.264 for .mp4/.mkv/.mov); audio and subtitles are copied as they are, with the\n"
+            "same frame count, frame rate and timestamps. OUT appears only when complete.\n"
+            "\n"
+            "  -i FILE              input video\n"
+            "  -o FILE              output video\n"
+            "  -c:v NAME            video encoder (default libx264)\n"
+            "  -crf N               libx264 quality, 0 (lossless) .. 51 (default 18)\n");
+    filter_options_help(out);
+}
+
+typedef struct {
+    AgeshiftFilter *filter;
+    int tty;
+    double last;
+} ConvertState;
+
+static int filter_frame(void *ctx, AVFrame *frame, Err *err)
+{
+    ConvertState *s = ctx;
+    return ageshift_process(s->filter, frame, err);
+}
+
+static void progress(void *ctx, long frames, long expected, double fps)
+{
+    ConvertState *s = ctx;
+    if (!s->tty && frames % 100 && frames != expected)
+        return;
+    char eta[32] = "";
+    if (expected > 0 && fps > 0) {
+        long t = (long)((expected - frames) / fps);
+        snprintf(eta, sizeof eta, "  ETA %ldm%02lds", t / 60, t % 60);
+    }
+    if (expected > 0)
+        fprintf(stderr, "%sframe %ld/%ld (%.0f%%)  %.1f fps%s%s", s->tty ? "\r\033[K" : "", frames,
+                expected, 100.0 * frames / expected, fps, eta, s->tty ? "" : "\n");
+    else
+        fprintf(stderr, "%sframe %ld  %.1f fps%s", s->tty ? "\r\033[K" : "", frames, fps,
+                s->tty ? "" : "\n");
+}
+
+static void warning(void *ctx, const char *msg)
+{
+    ConvertState *s = ctx;
+    fprintf(stderr, "%sageshift convert: warning: %s\n", s->tty ? "\r\033[K" : "", msg);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    AgeshiftOptions fo = ageshift_options_default();
+    fo.model_path = DEFAULT_MODEL;
+    TranscodeOptions to = transcode_options_default();
+    const char *in = NULL, *out = NULL;
+    bool direction_given = false;
+    static const struct option opts[] = {{"help", 0, 0, 'h'},
+                                         {"c:v", 1, 0, 'c'},
+                                         {"crf", 1, 0, 'q'},
+                                         FILTER_LONG_OPTIONS,
+                                         {0, 0, 0, 0}};
+    int c;
+    long v;
+    opterr = 0;
+    while ((c = getopt_long_only(argc, argv, "i:o:h", opts, NULL)) != -1) {
+        int r = filter_option(&fo, c, optarg, &direction_given);
+        if (r < 0)
+            return 2;
+        if (r)
+            continue;
+        switch (c) {
+        case 'i': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'c': to.video_codec = optarg; break;
+        case 'q':
+            if (arg_int("-crf", optarg, 0, 51, &v))
+                return 2;
+            to.crf = (int)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        default:
+            fprintf(stderr, "ageshift convert: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!in || !out || !direction_given || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(in, out)) {
+        fprintf(stderr, "ageshift convert: the output must not be the input\n");
+        return 2;
+    }
+    Err err;
+    ConvertState st = {.tty = isatty(STDERR_FILENO)};
+    if (!(st.filter = ageshift_open(&fo, &err))) {
+        fprintf(stderr, "ageshift convert: %s\n", err.msg);
+        return 1;
+    }
+    to.progress = progress;
+    to.warning = warning;
+    to.ctx = &st;
+    int rc = transcode_file(in, out, &to, filter_frame, &st, &err);
+    AgeshiftStats s;
+    ageshift_stats(st.filter, &s);
+    ageshift_close(st.filter);
+    if (st.tty)
+        fputc('\n', stderr);
+    if (rc) {
+        fprintf(stderr, "ageshift convert: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "%s: %ld frames, %ld faces changed\n", out, s.frames, s.faces);
+    return 0;
+}

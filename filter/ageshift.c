@@ -1,0 +1,336 @@
+#include "filter/ageshift.h"
+
+#include <libavutil/pixfmt.h>
+#include <libswscale/swscale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/pool.h"
+#include "filter/cascade.h"
+#include "filter/face_blend.h"
+#include "filter/tracker.h"
+
+#define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
+#define MAX_FACES 16
+// Face regions are converted to RGB in blocks whose sides are multiples of this, so that the
+// scaler's contexts are reused from frame to frame while a face moves a little.
+#define REGION_QUANTUM 16
+
+AgeshiftOptions ageshift_options_default(void)
+{
+    return (AgeshiftOptions){.direction = AGE_OLDER,
+                             .strength = 1.0f,
+                             .max_faces = 4,
+                             .detect_every = 2,
+                             .cascade_path = DEFAULT_CASCADE};
+}
+
+struct AgeshiftFilter {
+    AgeshiftOptions opt;
+    Pool *pool;
+    Net net;
+    GeneratorArch arch;
+    Trace *trace;
+    Cascade *cascade;
+    Detector *detector;
+    Tracker *tracker;
+    long frame_index;
+    uint8_t *gray; // for RGB frames
+    size_t gray_size;
+    Image region, region_orig; // one face's part of the frame, in RGB
+    uint8_t *yuv[3];           // the region converted back
+    size_t yuv_size;
+    struct SwsContext *to_rgb, *to_yuv;
+    float *orig_chw, *gen_chw;
+    AgeshiftStats stats;
+};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
+{
+    AgeshiftFilter *f = calloc(1, sizeof *f);
+    if (!f) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    f->opt = *opt;
+    if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
+        opt->max_faces > MAX_FACES || opt->detect_every < 1) {
+        err_set(err, "bad filter options (strength %g, max faces %d, detect every %d)",
+                opt->strength, opt->max_faces, opt->detect_every);
+        goto fail;
+    }
+    if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
+        goto fail;
+    f->pool = pool_create(opt->threads, err);
+    if (!f->pool)
+        goto fail;
+    const int s = f->arch.size;
+    f->trace = trace_create(&f->net, 1, s, s, false, f->pool, err);
+    if (!f->trace)
+        goto fail;
+    f->cascade = cascade_load(opt->cascade_path ? opt->cascade_path : DEFAULT_CASCADE, err);
+    if (!f->cascade || !(f->detector = detector_create(f->cascade, err)))
+        goto fail;
+    detector_set_pool(f->detector, f->pool);
+    TrackerOptions to = tracker_default_options();
+    to.max_faces = opt->max_faces;
+    if (opt->still)
+        to.min_hits = 1;
+    if (!(f->tracker = tracker_create(&to, err)))
+        goto fail;
+    f->orig_chw = malloc(3 * (size_t)s * s * sizeof(float));
+    f->gen_chw = malloc(3 * (size_t)s * s * sizeof(float));
+    if (!f->orig_chw || !f->gen_chw) {
+        err_set(err, "out of memory");
+        goto fail;
+    }
+    return f;
+fail:
+    ageshift_close(f);
+    return NULL;
+}
+
+void ageshift_close(AgeshiftFilter *f)
+{
+    if (!f)
+        return;
+    trace_free(f->trace);
+    net_free(&f->net);
+    detector_free(f->detector);
+    cascade_free(f->cascade);
+    tracker_free(f->tracker);
+    pool_free(f->pool);
+    free(f->gray);
+    image_free(&f->region);
+    image_free(&f->region_orig);
+    free(f->yuv[0]);
+    sws_freeContext(f->to_rgb);
+    sws_freeContext(f->to_yuv);
+    free(f->orig_chw);
+    free(f->gen_chw);
+    free(f);
+}
+
+void ageshift_stats(const AgeshiftFilter *f, AgeshiftStats *s)
+{
+    *s = f->stats;
+}
+
+static bool is_yuv420(int fmt)
+{
+    return fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_YUVJ420P;
+}
+
+// The frame's luma for the detector: the Y plane itself, or computed from RGB.
+static const uint8_t *luma(AgeshiftFilter *f, const AVFrame *fr, int *stride, Err *err)
+{
+    if (is_yuv420(fr->format)) {
+        *stride = fr->linesize[0];
+        return fr->data[0];
+    }
+    size_t need = (size_t)fr->width * fr->height;
+    if (need > f->gray_size) {
+        free(f->gray);
+        if (!(f->gray = malloc(need))) {
+            f->gray_size = 0;
+            err_set(err, "out of memory");
+            return NULL;
+        }
+        f->gray_size = need;
+    }
+    for (int y = 0; y < fr->height; y++) {
+        const uint8_t *p = fr->data[0] + (size_t)y * fr->linesize[0];
+        uint8_t *g = f->gray + (size_t)y * fr->width;
+        for (int x = 0; x < fr->width; x++, p += 3)
+            g[x] = (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
+    }
+    *stride = fr->width;
+    return f->gray;
+}
+
+static int detect(AgeshiftFilter *f, const AVFrame *fr, Err *err)
+{
+    int stride;
+    const uint8_t *gray = luma(f, fr, &stride, err);
+    if (!gray)
+        return -1;
+    DetectOptions o = detect_options_default();
+    o.min_size = f->opt.min_face > 0 ? f->opt.min_face : fr->height / 12;
+    FaceBox boxes[MAX_FACES];
+    int n =
+        detector_run(f->detector, gray, fr->width, fr->height, stride, &o, boxes, MAX_FACES, err);
+    if (n < 0)
+        return -1;
+    FaceRect rects[MAX_FACES];
+    for (int i = 0; i < n; i++)
+        rects[i] =
+            (FaceRect){(float)boxes[i].x, (float)boxes[i].y, (float)boxes[i].w, (float)boxes[i].h};
+    tracker_update(f->tracker, rects, n);
+    return 0;
+}
+
+typedef struct {
+    int x, y, w, h;
+} Region;
+
+// The part of the frame a crop square needs: the square within the frame, widened to even
+// coordinates (whole chroma samples) and to sides that are multiples of REGION_QUANTUM.
+static Region region_for(CropSquare c, int fw, int fh)
+{
+    int side_w = ((int)(c.size + 2) + REGION_QUANTUM - 1) / REGION_QUANTUM * REGION_QUANTUM;
+    int w = side_w < fw ? side_w : fw & ~1, h = side_w < fh ? side_w : fh & ~1;
+    int x = ((int)c.x - 1) & ~1, y = ((int)c.y - 1) & ~1;
+    x = x < 0 ? 0 : (x + w > fw ? (fw - w) & ~1 : x);
+    y = y < 0 ? 0 : (y + h > fh ? (fh - h) & ~1 : y);
+    return (Region){x, y, w, h};
+}
+
+static int ensure_region(AgeshiftFilter *f, int w, int h, Err *err)
+{
+    if (f->region.w == w && f->region.h == h)
+        return 0;
+    image_free(&f->region);
+    image_free(&f->region_orig);
+    if (image_alloc(&f->region, w, h, err) || image_alloc(&f->region_orig, w, h, err))
+        return -1;
+    size_t need = (size_t)w * h * 3 / 2;
+    if (need > f->yuv_size) {
+        free(f->yuv[0]);
+        if (!(f->yuv[0] = malloc(need)))
+            return err_set(err, "out of memory");
+        f->yuv_size = need;
+    }
+    f->yuv[1] = f->yuv[0] + (size_t)w * h;
+    f->yuv[2] = f->yuv[1] + (size_t)w * h / 4;
+    return 0;
+}
+
+// Frame region -> f->region (RGB24).
+static int read_region(AgeshiftFilter *f, const AVFrame *fr, Region r, Err *err)
+{
+    if (ensure_region(f, r.w, r.h, err))
+        return -1;
+    if (!is_yuv420(fr->format)) {
+        for (int y = 0; y < r.h; y++)
+            memcpy(f->region.rgb + (size_t)y * r.w * 3,
+                   fr->data[0] + (size_t)(r.y + y) * fr->linesize[0] + r.x * 3, (size_t)r.w * 3);
+        return 0;
+    }
+    f->to_rgb = sws_getCachedContext(f->to_rgb, r.w, r.h, fr->format, r.w, r.h, AV_PIX_FMT_RGB24,
+                                     SWS_POINT, NULL, NULL, NULL);
+    if (!f->to_rgb)
+        return err_set(err, "cannot convert frames to RGB");
+    const uint8_t *src[3] = {fr->data[0] + (size_t)r.y * fr->linesize[0] + r.x,
+                             fr->data[1] + (size_t)(r.y / 2) * fr->linesize[1] + r.x / 2,
+                             fr->data[2] + (size_t)(r.y / 2) * fr->linesize[2] + r.x / 2};
+    uint8_t *dst[1] = {f->region.rgb};
+    int dst_stride[1] = {3 * r.w};
+    sws_scale(f->to_rgb, src, fr->linesize, 0, r.h, dst, dst_stride);
+    return 0;
+}
+
+static bool pixel_changed(const AgeshiftFilter *f, int x, int y)
+{
+    size_t i = ((size_t)y * f->region.w + x) * 3;
+    return memcmp(f->region.rgb + i, f->region_orig.rgb + i, 3) != 0;
+}
+
+// f->region -> the frame, writing only the pixels the blend changed (and, in 4:2:0, the chroma
+// of each 2x2 block with a changed pixel): everything else stays bit-identical.
+static int write_region(AgeshiftFilter *f, AVFrame *fr, Region r, Err *err)
+{
+    if (!is_yuv420(fr->format)) {
+        for (int y = 0; y < r.h; y++)
+            for (int x = 0; x < r.w; x++)
+                if (pixel_changed(f, x, y))
+                    memcpy(fr->data[0] + (size_t)(r.y + y) * fr->linesize[0] + (r.x + x) * 3,
+                           f->region.rgb + ((size_t)y * r.w + x) * 3, 3);
+        return 0;
+    }
+    f->to_yuv = sws_getCachedContext(f->to_yuv, r.w, r.h, AV_PIX_FMT_RGB24, r.w, r.h, fr->format,
+                                     SWS_POINT, NULL, NULL, NULL);
+    if (!f->to_yuv)
+        return err_set(err, "cannot convert RGB back to the frame's format");
+    const uint8_t *src[1] = {f->region.rgb};
+    int src_stride[1] = {3 * r.w}, dst_stride[3] = {r.w, r.w / 2, r.w / 2};
+    sws_scale(f->to_yuv, src, src_stride, 0, r.h, f->yuv, dst_stride);
+    for (int y = 0; y < r.h; y += 2)
+        for (int x = 0; x < r.w; x += 2) {
+            bool any = false;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++)
+                    if (pixel_changed(f, x + dx, y + dy)) {
+                        any = true;
+                        fr->data[0][(size_t)(r.y + y + dy) * fr->linesize[0] + r.x + x + dx] =
+                            f->yuv[0][(size_t)(y + dy) * r.w + x + dx];
+                    }
+            if (any)
+                for (int p = 1; p < 3; p++)
+                    fr->data[p][(size_t)((r.y + y) / 2) * fr->linesize[p] + (r.x + x) / 2] =
+                        f->yuv[p][(size_t)(y / 2) * (r.w / 2) + x / 2];
+        }
+    return 0;
+}
+
+static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, Err *err)
+{
+    const int s = f->arch.size;
+    CropSquare sq = crop_around_face(face->box, CROP_SCALE, CROP_DY);
+    Region r = region_for(sq, fr->width, fr->height);
+    double t0 = now_ms();
+    if (read_region(f, fr, r, err))
+        return -1;
+    memcpy(f->region_orig.rgb, f->region.rgb, (size_t)r.w * r.h * 3);
+    CropSquare local = {sq.x - r.x, sq.y - r.y, sq.size};
+    double t1 = now_ms();
+    if (crop_extract(&f->region, local, s, f->orig_chw, err))
+        return -1;
+    double t2 = now_ms();
+    memcpy(f->gen_chw, net_forward(&f->net, f->trace, f->orig_chw), 3 * (size_t)s * s * 4);
+    double t3 = now_ms();
+    // A face the detector has lost fades out instead of snapping back.
+    if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, s,
+                   f->opt.strength * face->confidence, err))
+        return -1;
+    double t4 = now_ms();
+    if (write_region(f, fr, r, err))
+        return -1;
+    double t5 = now_ms();
+    f->stats.convert_ms += (t1 - t0) + (t5 - t4);
+    f->stats.crop_ms += t2 - t1;
+    f->stats.generator_ms += t3 - t2;
+    f->stats.blend_ms += t4 - t3;
+    f->stats.faces++;
+    return 0;
+}
+
+int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
+{
+    if (!is_yuv420(fr->format) && fr->format != AV_PIX_FMT_RGB24)
+        return err_set(err, "frames must be yuv420p or rgb24 (got format %d)", fr->format);
+    if (fr->width < 2 || fr->height < 2)
+        return err_set(err, "frame of %dx%d is too small", fr->width, fr->height);
+    double t0 = now_ms();
+    if (f->frame_index++ % f->opt.detect_every == 0) {
+        if (detect(f, fr, err))
+            return -1;
+    } else {
+        tracker_carry(f->tracker);
+    }
+    f->stats.detect_ms += now_ms() - t0;
+    TrackedFace faces[MAX_FACES];
+    int n = tracker_faces(f->tracker, faces, f->opt.max_faces);
+    for (int i = 0; i < n; i++)
+        if (faces[i].confidence > 0.0f && change_face(f, fr, &faces[i], err))
+            return -1;
+    f->stats.frames++;
+    return 0;
+}

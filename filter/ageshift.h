@@ -1,0 +1,51 @@
+// The frame filter: every face in a frame made older or younger, in place. Open it with a model
+// file and options, hand it frames, close it. ageshift convert, filter, image and live are thin
+// shells around these calls, and another C program (an OBS or GStreamer plugin, a server) can
+// use them the same way.
+//
+// Per frame: faces are detected (every detect_every frames; boxes are carried in between),
+// tracked (smoothed, kept through short misses), cropped square with the training images'
+// framing, resized to the model's size, run through the generator, and blended back: the
+// generator's change is upsampled and added to the original pixels under a feathered mask, so
+// the frame keeps its sharpness and no seam shows. Pixels outside the faces are not touched.
+#ifndef AGESHIFT_FILTER_H
+#define AGESHIFT_FILTER_H
+
+#include <libavutil/frame.h>
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "core/model_file.h"
+
+typedef struct {
+    const char *model_path;   // a model.safetensors from ageshift train
+    AgeDirection direction;   // AGE_OLDER or AGE_YOUNGER
+    float strength;           // 0 (unchanged) .. 1 (the generator's full change)
+    int max_faces;            // faces changed per frame
+    int detect_every;         // run the detector every k frames
+    int min_face;             // smallest face searched for, in pixels (0: 1/12 of the height)
+    const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
+    int threads;              // worker threads (0: one per CPU)
+    bool still;               // a single picture: change faces on their first detection (in a
+                              // video a face must be seen twice, so one false hit never shows)
+} AgeshiftOptions;
+
+AgeshiftOptions ageshift_options_default(void);
+
+typedef struct AgeshiftFilter AgeshiftFilter;
+
+AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err);
+void ageshift_close(AgeshiftFilter *f); // NULL is a no-op
+
+// Processes one frame in place: AV_PIX_FMT_YUV420P, YUVJ420P or RGB24 (other formats are an
+// error: convert first). Frames of one stream must share their size and format.
+int ageshift_process(AgeshiftFilter *f, AVFrame *frame, Err *err);
+
+// Running totals, for progress lines and make bench.
+typedef struct {
+    long frames, faces;
+    double detect_ms, crop_ms, generator_ms, blend_ms, convert_ms; // summed over frames
+} AgeshiftStats;
+void ageshift_stats(const AgeshiftFilter *f, AgeshiftStats *s);
+
+#endif

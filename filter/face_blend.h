@@ -1,0 +1,89 @@
+// Crop geometry and blending back: the square around a tracked face that the generator sees, its
+// extraction from the frame at model resolution, and putting the generator's change back into the
+// frame under a feathered elliptical mask.
+//
+// Coordinates are in frame pixels, continuous: pixel (i, j) covers [i, i + 1) x [j, j + 1), its
+// centre is (i + 0.5, j + 0.5). A square may lie partly or wholly outside the frame.
+#ifndef AGESHIFT_FACE_BLEND_H
+#define AGESHIFT_FACE_BLEND_H
+
+#include "core/err.h"
+#include "core/image_io.h"
+#include "filter/tracker.h"
+
+// The generators were trained on 200x200 UTKFace crops, which show the whole face with some
+// margin (hair, chin, a little background) and the face a bit above the centre. A detector's box
+// is tighter (brows to mouth) and its centre sits higher than the crop's, so the crop is the box
+// enlarged by CROP_SCALE and moved down by CROP_DY of the crop's side. Both are placeholders until
+// they are measured by running the detector on the training crops.
+#define CROP_SCALE 1.6f // side of the crop / max(w, h) of the detector's box
+#define CROP_DY 0.05f   // downward shift of the crop's centre, as a fraction of its side
+
+// A square in the frame: top-left corner (x, y) and side `size`, all in frame pixels.
+typedef struct {
+    float x, y, size;
+} CropSquare;
+
+// The square of side scale * max(face.w, face.h), centred on the face box's centre moved down by
+// dy * side.
+CropSquare crop_around_face(FaceRect face, float scale, float dy);
+
+// Samples square c of frame into out_size x out_size planar floats in [-1, 1] (v / 127.5 - 1):
+// out (3, out_size, out_size). Output pixel (u, v) covers the square's sub-square of side
+// s = c.size / out_size at (c.x + u s, c.y + v s). Separable filter: a triangle (tent) of radius
+// max(1, s) source pixels around the output pixel's centre, so upscaling is bilinear and
+// downscaling averages over the footprint (no aliasing of fine texture such as hair or skin
+// pores). Coordinates outside the frame are clamped (edge pixels replicated). Errors: a frame
+// without pixels, out_size < 1, or a square with a side <= 0, too large (> 65536) or off by more
+// than 1e6 pixels.
+int crop_extract(const Image *frame, CropSquare c, int out_size, float *chw, Err *err);
+
+// The blend mask, in the square's normalised coordinates (u, v) in [-1, 1] (the square's centre
+// is 0, its edges +-1). An ellipse with semi-axes mask_rx and mask_ry (fractions of the half
+// side) is the outer edge where the mask reaches 0; inside mask_inner of it (in the ellipse's own
+// radius, 0..1) the mask is 1; between, a raised cosine, so the mask and its slope are
+// continuous and no edge is visible. With mask_rx, mask_ry < 1 the mask is 0 on and beyond the
+// square's edge: the generator's output outside the face (and the crop's box edge) never shows.
+//
+// Defaults, chosen by looking at a real UTKFace crop blended back (tests/test_face_blend.c,
+// real_face_picture): in a crop like the training ones the skin spans roughly the middle 80% of
+// the width and from the brows to below the chin vertically, taller than wide. The full-strength
+// core (inner 0.55 of the outer ellipse: the middle ~48% of the width, ~53% of the height) holds
+// eyes, nose, mouth and cheeks; the falloff, wide (~1/5 of the square on each side) and soft,
+// takes in jaw, forehead and hair line at half strength and fades out before the square's edge,
+// where the generator's output is least reliable (padding) and the crop's edge must not show.
+#define BLEND_MASK_RX 0.88f
+#define BLEND_MASK_RY 0.96f
+#define BLEND_MASK_INNER 0.55f
+// Colour matching: the fraction of the difference between the generated and the original face's
+// mean colour (over the mask, per channel) that is removed before the change is taken. 1 keeps
+// the face's overall colour that of the original's skin and lighting, which the generator may
+// tint; below 1 lets a global change of colour (e.g. redness with age) through in part.
+#define BLEND_COLOR_MATCH 1.0f
+
+typedef struct {
+    float strength;    // 0..1: how much of the change is added
+    float color_match; // 0..1, see BLEND_COLOR_MATCH
+    float mask_rx, mask_ry, mask_inner;
+} BlendParams;
+
+// The defaults above with the given strength.
+BlendParams blend_params_default(float strength);
+
+// The mask's value at normalised square coordinates (u, v), see above.
+float blend_mask(const BlendParams *p, float u, float v);
+
+// Puts a generated face back. orig_chw is the crop that was given to the generator (crop_extract
+// of this frame and c) and gen_chw its output, both (3, size, size) in [-1, 1]. The frame gets the
+// generator's change, gen - orig (after colour matching), upsampled bilinearly to the square,
+// times strength times the mask: the original's detail stays where the generator is softer, and
+// only what the generator changed is added. Pixels where the mask is 0 (outside the ellipse, the
+// square or the frame) are not written: they stay bit-identical. Results are rounded and clamped
+// to 0..255. Errors: bad arguments (a frame without pixels, size < 1, NULL planes, a bad square, a
+// non-finite strength), named.
+int face_blend(Image *frame, CropSquare c, const float *orig_chw, const float *gen_chw, int size,
+               float strength, Err *err);
+int face_blend_ex(Image *frame, CropSquare c, const float *orig_chw, const float *gen_chw, int size,
+                  const BlendParams *p, Err *err);
+
+#endif

@@ -1,0 +1,184 @@
+// End to end: a short clip with real faces moving over a background and an audio track, through
+// ageshift convert and ageshift filter. Same frame count, duration and audio; the background
+// bit-identical (the test encodes losslessly so that only the filter can change a pixel); the
+// faces changed. Bad input gets a clear message and leaves no output file.
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MODEL "tests/fixtures/golden_model.safetensors" // 32 px, untrained: it changes faces
+#define W 640
+#define H 480
+#define FRAMES 40 // 25 fps
+
+static char tmp[] = "/tmp/ageshift-convert-XXXXXX";
+static char log_text[8192];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(log_text, 1, sizeof log_text - 1, p);
+    log_text[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// Two faces from ../shared/faces: one drifting right, one drifting down; a 440 Hz tone.
+static void make_clip(void)
+{
+    cr_assert_not_null(mkdtemp(tmp));
+    if (access("../shared/faces/young", R_OK) != 0 || access("/usr/bin/ffmpeg", X_OK) != 0)
+        cr_skip_test("needs ../shared/faces and /usr/bin/ffmpeg");
+    cr_assert_eq(sh("a=$(ls ../shared/faces/young | head -n 1); b=$(ls ../shared/faces/old | "
+                    "head -n 1); ffmpeg -v error -f lavfi -i color=c=0x406080:s=%dx%d:r=25 "
+                    "-loop 1 -i ../shared/faces/young/$a -loop 1 -i ../shared/faces/old/$b "
+                    "-f lavfi -i sine=frequency=440:sample_rate=44100 -filter_complex "
+                    "\"[1]scale=180:180[a];[2]scale=160:160[b];[0][a]overlay=x='60+40*t':y="
+                    "120[v1];[v1][b]overlay=x=400:y='100+30*t'[v]\" -map '[v]' -map 3 "
+                    "-frames:v %d -t 1.6 -c:v libx264 -crf 12 -pix_fmt yuv420p -c:a aac "
+                    "%s/clip.mp4",
+                    W, H, FRAMES, tmp),
+                 0, "%s", log_text);
+}
+
+static void remove_tmp(void)
+{
+    sh("rm -rf %s", tmp);
+}
+
+TestSuite(convert, .init = make_clip, .fini = remove_tmp, .timeout = 300);
+
+static long count_frames(const char *path)
+{
+    cr_assert_eq(sh("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+                    "stream=nb_read_frames -of csv=p=0 %s",
+                    path),
+                 0, "%s", log_text);
+    return atol(log_text);
+}
+
+static void audio_md5(const char *path, char *out, size_t len)
+{
+    cr_assert_eq(sh("ffmpeg -v error -i %s -map 0:a -c copy -f md5 -", path), 0, "%s", log_text);
+    snprintf(out, len, "%.100s", log_text);
+}
+
+static unsigned char *decode_all(const char *path, size_t *size)
+{
+    char raw[512];
+    snprintf(raw, sizeof raw, "%s.yuv", path);
+    cr_assert_eq(sh("ffmpeg -v error -y -i %s -f rawvideo -pix_fmt yuv420p %s", path, raw), 0, "%s",
+                 log_text);
+    FILE *f = fopen(raw, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(*size);
+    cr_assert_eq(fread(buf, 1, *size, f), *size);
+    fclose(f);
+    return buf;
+}
+
+// Luma pixels that differ, inside and outside the regions the faces cross (with a margin).
+static void compare_luma(const unsigned char *a, const unsigned char *b, size_t frames,
+                         long *inside, long *outside)
+{
+    *inside = *outside = 0;
+    const size_t frame = (size_t)W * H * 3 / 2;
+    for (size_t f = 0; f < frames; f++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                size_t i = f * frame + (size_t)y * W + x;
+                // Face A: x 60..304 + 180, y 120..300; face B: x 400..560, y 100..308 + 160.
+                bool near_a = x > 0 && x < 360 && y > 40 && y < 380;
+                bool near_b = x > 330 && x < 640 && y > 20 && y < 460;
+                if (a[i] != b[i])
+                    (near_a || near_b ? (*inside)++ : (*outside)++);
+            }
+}
+
+Test(convert, faces_change_and_everything_else_is_kept)
+{
+    char in[512], out[512], plain[512], md5_in[128], md5_out[128];
+    snprintf(in, sizeof in, "%s/clip.mp4", tmp);
+    snprintf(out, sizeof out, "%s/old.mp4", tmp);
+    snprintf(plain, sizeof plain, "%s/plain.mp4", tmp);
+    cr_assert_eq(sh("./build/ageshift convert -i %s -o %s --to old --model %s -crf 0 "
+                    "--detect-every 1",
+                    in, out, MODEL),
+                 0, "%s", log_text);
+    cr_expect_not_null(strstr(log_text, "faces changed"), "%s", log_text);
+    cr_expect_eq(count_frames(out), FRAMES);
+    audio_md5(in, md5_in, sizeof md5_in);
+    audio_md5(out, md5_out, sizeof md5_out);
+    cr_expect_str_eq(md5_in, md5_out, "the audio was not copied as it was");
+    // The same clip losslessly re-encoded without a face changed, as the reference.
+    cr_assert_eq(sh("ffmpeg -v error -i %s -c:v libx264 -crf 0 -c:a copy %s", in, plain), 0, "%s",
+                 log_text);
+    size_t na, nb;
+    unsigned char *a = decode_all(plain, &na), *b = decode_all(out, &nb);
+    cr_assert_eq(na, nb);
+    long inside, outside;
+    compare_luma(a, b, FRAMES, &inside, &outside);
+    cr_expect_eq(outside, 0, "%ld background pixels changed", outside);
+    cr_expect_gt(inside, 1000 * FRAMES, "only %ld face pixels changed", inside);
+    free(a);
+    free(b);
+}
+
+Test(convert, filter_pipes_y4m_through)
+{
+    char in[512];
+    snprintf(in, sizeof in, "%s/clip.mp4", tmp);
+    cr_assert_eq(sh("ffmpeg -v error -i %s -f yuv4mpegpipe -pix_fmt yuv420p - | "
+                    "./build/ageshift filter --to young --model %s --detect-every 1 2>%s/err | "
+                    "ffmpeg -v error -i - -f rawvideo -pix_fmt yuv420p %s/filtered.yuv",
+                    in, MODEL, tmp, tmp),
+                 0, "%s", log_text);
+    cr_assert_eq(sh("ffmpeg -v error -i %s -f rawvideo -pix_fmt yuv420p %s/orig.yuv", in, tmp), 0);
+    struct stat sa, sb;
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/orig.yuv", tmp);
+    snprintf(b, sizeof b, "%s/filtered.yuv", tmp);
+    cr_assert_eq(stat(a, &sa), 0);
+    cr_assert_eq(stat(b, &sb), 0);
+    cr_expect_eq(sa.st_size, sb.st_size, "frame count differs");
+    cr_expect_eq(sa.st_size, (off_t)W * H * 3 / 2 * FRAMES);
+    cr_expect_neq(sh("cmp -s %s %s", a, b), 0, "no face was changed");
+}
+
+Test(convert, bad_input_leaves_no_output)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s/none.mp4", tmp);
+    cr_expect_eq(
+        sh("./build/ageshift convert -i /nonexistent.mp4 -o %s --to old --model %s", out, MODEL),
+        1);
+    cr_expect_not_null(strstr(log_text, "/nonexistent.mp4"), "%s", log_text);
+    cr_expect_neq(access(out, F_OK), 0);
+    // A file that is not a video.
+    cr_expect_eq(sh("./build/ageshift convert -i %s -o %s --to old --model %s", MODEL, out, MODEL),
+                 1);
+    cr_expect_neq(access(out, F_OK), 0);
+    cr_expect_neq(sh("ls %s | grep tmp", tmp), 0, "a temporary file was left: %s", log_text);
+    // A truncated y4m stream: the frames before the cut come out, then a clear error.
+    cr_expect_neq(sh("(ffmpeg -v quiet -i %s/clip.mp4 -f yuv4mpegpipe -pix_fmt yuv420p - | "
+                     "head -c 1000000 | ./build/ageshift filter --to old --model %s > /dev/null)",
+                     tmp, MODEL),
+                  0);
+    cr_expect_not_null(strstr(log_text, "truncated"), "%s", log_text);
+}
