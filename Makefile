@@ -44,7 +44,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
-BENCH_BIN = $(BUILD)/bench/bench_core
+BENCH_BIN = $(BUILD)/bench/bench_core $(BUILD)/bench/bench_filter $(BUILD)/bench/bench_detect
 
 STAMP = $(BUILD)/.deps-ok
 
@@ -100,12 +100,12 @@ test: $(TEST_BIN) $(BUILD)/ageshift
 	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
 
-$(BENCH_BIN): $(BUILD)/bench/bench_core.o $(LIB_OBJ)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 
 bench: $(BENCH_BIN) deps-bench
-	bench/run.sh $(BENCH_BIN)
+	bench/run.sh $(BUILD)/bench
 
 install: ageshift
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -3,7 +3,8 @@
 # same configurations in the same run, with the ratio PyTorch time / ageshift time (> 1 means
 # ageshift is faster).
 set -euo pipefail
-core_bench=${1:-build/bench/bench_core}
+bin=${1:-build/bench}
+core_bench=$bin/bench_core
 here=$(cd "$(dirname "$0")" && pwd)
 ours=$(mktemp) theirs=$(mktemp)
 trap 'rm -f "$ours" "$theirs"' EXIT
@@ -36,3 +37,23 @@ echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
 echo "generators, two discriminators with ndf 64, the seed's losses, batch 1), median."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
+
+faces=$(cd "$here/.." && pwd)/../shared/faces
+if [ ! -d "$faces" ]; then
+    echo "no $faces: the face detector and the filter are not measured"
+    exit 0
+fi
+
+echo
+echo "== face detection (our cascade evaluator on opencv-data's cascades)"
+"$bin/bench_detect" "$faces"
+
+echo
+echo "== the filter: ageshift convert on a 1280x720 clip with one face"
+work=$(mktemp -d)
+trap 'rm -f "$ours" "$theirs"; rm -rf "$work"' EXIT
+face=$(cd "$faces/young" && set -- *.jpg && echo "$1")
+ffmpeg -v error -f lavfi -i color=c=0x506070:s=1280x720:r=30 -loop 1 -i "$faces/young/$face" \
+    -filter_complex "[1]scale=300:300[f];[0][f]overlay=x='400+60*t':y=180" -frames:v 90 \
+    -c:v libx264 -crf 18 -pix_fmt yuv420p "$work/clip.mp4"
+"$bin/bench_filter" "$work/clip.mp4" "$work"

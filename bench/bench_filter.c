@@ -1,0 +1,78 @@
+// make bench, the filter: per-stage milliseconds and overall frames per second of ageshift
+// convert on a 1280x720 clip with one face, with a (128 px, 6 blocks, ngf 32) generator. The
+// generator's weights are random (what is measured is speed, not looks). Usage:
+//   bench_filter CLIP.mp4 WORKDIR
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/blas_setup.h"
+#include "core/model_file.h"
+#include "filter/ageshift.h"
+#include "filter/transcode.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int process(void *ctx, AVFrame *frame, Err *err)
+{
+    return ageshift_process(ctx, frame, err);
+}
+
+int main(int argc, char **argv)
+{
+    Err err;
+    if (argc != 3) {
+        fprintf(stderr, "usage: bench_filter CLIP WORKDIR\n");
+        return 2;
+    }
+    if (blas_select_kernel(argv, &err))
+        fprintf(stderr, "bench_filter: warning: %s\n", err.msg);
+    char model[4096], out[4096];
+    snprintf(model, sizeof model, "%s/bench_model.safetensors", argv[2]);
+    snprintf(out, sizeof out, "%s/bench_out.mp4", argv[2]);
+    GeneratorArch arch = {{32, 6}, 128};
+    Net a = {0}, b = {0};
+    if (generator_build(&a, arch.gen, &err) || generator_build(&b, arch.gen, &err))
+        goto fail;
+    net_init_weights(&a, 1);
+    net_init_weights(&b, 2);
+    if (model_file_save(model, &a, &b, arch, &err))
+        goto fail;
+    net_free(&a);
+    net_free(&b);
+
+    AgeshiftOptions o = ageshift_options_default();
+    o.model_path = model;
+    AgeshiftFilter *f = ageshift_open(&o, &err);
+    if (!f)
+        goto fail;
+    TranscodeOptions to = transcode_options_default();
+    double t0 = now_s();
+    if (transcode_file(argv[1], out, &to, process, f, &err))
+        goto fail;
+    double total = now_s() - t0;
+    AgeshiftStats s;
+    ageshift_stats(f, &s);
+    ageshift_close(f);
+    double n = s.frames > 0 ? (double)s.frames : 1.0;
+    double stages = s.detect_ms + s.convert_ms + s.crop_ms + s.generator_ms + s.blend_ms;
+    printf("1280x720, one face, generator (128, 6, 32), detect every %d frames, %ld frames, "
+           "%ld faces\n",
+           o.detect_every, s.frames, s.faces);
+    printf("  %-28s %8.2f ms/frame\n", "detect (+ tracking)", s.detect_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "face region to/from RGB", s.convert_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "crop and resize", s.crop_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "generator", s.generator_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "blend", s.blend_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "decode + encode + rest", (total * 1e3 - stages) / n);
+    printf("  %-28s %8.2f fps (real time: 30)\n", "overall", n / total);
+    return 0;
+fail:
+    fprintf(stderr, "bench_filter: %s\n", err.msg);
+    return 1;
+}
