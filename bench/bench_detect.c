@@ -2,7 +2,8 @@
 // fraction of the UTKFace crops it finds, the "framing" of its boxes relative to the crops,
 // and the time per frame on 640x480 and 1280x720 frames.
 //
-//   bench_detect [FACES_DIR]   (default: $AGESHIFT_FACES, else ../shared/faces)
+//   bench_detect [--speed] [FACES_DIR]   (default: $AGESHIFT_FACES, else ../shared/faces;
+//                                         --speed: the timings only)
 //   cascades from $AGESHIFT_CASCADES (default /usr/share/opencv4, Debian's opencv-data)
 //
 // Found: each 200x200 crop of FACES_DIR/young and FACES_DIR/old is pasted into a 400x400
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,11 @@ static void bench_speed(Detector *d, Pool *pool2, const FaceList *faces, int w, 
 
 int main(int argc, char **argv)
 {
+    bool speed_only = argc > 1 && strcmp(argv[1], "--speed") == 0;
+    if (speed_only) {
+        argc--;
+        argv++;
+    }
     const char *faces_dir = argc > 1 ? argv[1] : getenv("AGESHIFT_FACES");
     if (!faces_dir || !*faces_dir)
         faces_dir = "../shared/faces";
@@ -288,7 +295,8 @@ int main(int argc, char **argv)
         int ww, wh;
         cascade_window_size(c, &ww, &wh);
         printf("%s (window %dx%d)\n", strrchr(cascades[i], '/') + 1, ww, wh);
-        bench_found(d, &faces);
+        if (!speed_only)
+            bench_found(d, &faces);
         bench_speed(d, pool2, &faces, 640, 480, (const int[3]){90, 130, 180});
         bench_speed(d, pool2, &faces, 1280, 720, (const int[3]){120, 200, 300});
         fflush(stdout);

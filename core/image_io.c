@@ -4,6 +4,8 @@
 // encoder, written atomically. Resizing: libswscale's bicubic filter.
 #include "image_io.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libavcodec/avcodec.h>
@@ -339,76 +341,12 @@ out:
     return rc;
 }
 
-// The rename is only durable once the directory entry is on disk.
-static int sync_dir(const char *path, Err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return err_set(err, "%s: saved, but out of memory syncing its directory", path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0) {
-        rc = err_set(err, "%s: saved, but opening directory %s to sync it failed: %s", path, dir,
-                     strerror(errno));
-    } else {
-        // Some file systems cannot fsync a directory (EINVAL); there is nothing more to do.
-        if (fsync(fd) != 0 && errno != EINVAL)
-            rc = err_set(err, "%s: saved, but fsync of directory %s failed: %s", path, dir,
-                         strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return rc;
-}
-
 static int write_atomic(const char *path, const uint8_t *data, size_t len, Err *err)
 {
-    size_t tcap = strlen(path) + 32;
-    char *tmp = malloc(tcap);
-    if (!tmp)
-        return err_set(err, "%s: out of memory", path);
-    // Unique per process, and in PATH's directory so that rename() stays within a file system.
-    snprintf(tmp, tcap, "%s.tmp.%ld", path, (long)getpid());
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        err_set(err, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            err_set(err, "%s: writing %s failed: %s", path, tmp, strerror(w < 0 ? errno : EIO));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        err_set(err, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        err_set(err, "%s: closing %s failed: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        err_set(err, "%s: renaming %s over it failed: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = sync_dir(path, err);
-out:
-    free(tmp);
-    return rc;
+    AtomicFile f;
+    if (atomic_open(&f, path, err) || atomic_write(&f, data, len, err))
+        return -1;
+    return atomic_commit(&f, err);
 }
 
 int image_save(const char *path, const Image *img, Err *err)

@@ -2,6 +2,8 @@
 // only checks what the format requires on top of valid JSON (types, ranges, overlaps).
 #include "safetensors.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -606,57 +608,20 @@ int st_writer_meta(StWriter *w, const char *key, const char *value, Err *err)
     return 0;
 }
 
-// fwrite that reports why it failed; errno is 0 only if stdio failed without a system error.
-static int put(FILE *fp, const void *p, size_t n, const char *path, const char *tmp, Err *err)
-{
-    errno = 0;
-    if (n && fwrite(p, 1, n, fp) != n)
-        return err_set(err, "%s: writing %s failed: %s", path, tmp, strerror(errno ? errno : EIO));
-    return 0;
-}
-
-static int write_all(const StWriter *w, FILE *fp, const char *json, size_t hlen, size_t padded,
-                     const char *path, const char *tmp, Err *err)
+static int write_all(const StWriter *w, AtomicFile *f, const char *json, size_t hlen, size_t padded,
+                     Err *err)
 {
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     static const char spaces[8] = "        ";
-    if (put(fp, len8, 8, path, tmp, err) || put(fp, json, hlen, path, tmp, err) ||
-        put(fp, spaces, padded - hlen, path, tmp, err))
+    if (atomic_write(f, len8, 8, err) || atomic_write(f, json, hlen, err) ||
+        atomic_write(f, spaces, padded - hlen, err))
         return -1;
     for (size_t i = 0; i < w->count; i++)
-        if (put(fp, w->ts[i].data, w->ts[i].nbytes, path, tmp, err))
+        if (atomic_write(f, w->ts[i].data, w->ts[i].nbytes, err))
             return -1;
-    errno = 0;
-    if (fflush(fp) != 0)
-        return err_set(err, "%s: writing %s failed: %s", path, tmp, strerror(errno ? errno : EIO));
-    if (fsync(fileno(fp)) != 0)
-        return err_set(err, "%s: fsync of %s failed: %s", path, tmp, strerror(errno));
     return 0;
-}
-
-// The rename is only durable once the directory entry is on disk.
-static int sync_dir(const char *path, Err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return err_set(err, "%s: saved, but out of memory syncing its directory", path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0) {
-        rc = err_set(err, "%s: saved, but opening directory %s to sync it failed: %s", path, dir,
-                     strerror(errno));
-    } else {
-        // Some file systems cannot fsync a directory (EINVAL); there is nothing more to do.
-        if (fsync(fd) != 0 && errno != EINVAL)
-            rc = err_set(err, "%s: saved, but fsync of directory %s failed: %s", path, dir,
-                         strerror(errno));
-        close(fd);
-    }
-    free(dir);
-    return rc;
 }
 
 int st_writer_save(const StWriter *w, const char *path, Err *err)
@@ -676,47 +641,10 @@ int st_writer_save(const StWriter *w, const char *path, Err *err)
     // Pad with spaces (valid JSON whitespace) so the data section starts 8-byte aligned.
     size_t padded = (hlen + 7) & ~(size_t)7;
 
-    // Unique per process, and in PATH's directory so that rename() stays within a file system.
-    size_t tcap = strlen(path) + 32;
-    char *tmp = malloc(tcap);
-    if (!tmp) {
-        free(json);
-        return err_set(err, "%s: out of memory", path);
-    }
-    snprintf(tmp, tcap, "%s.tmp.%ld", path, (long)getpid());
-
+    AtomicFile f;
     int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        err_set(err, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        err_set(err, "%s: cannot open %s for writing: %s", path, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (write_all(w, fp, json, hlen, padded, path, tmp, err) != 0) {
-        fclose(fp);
-        unlink(tmp);
-        goto out;
-    }
-    errno = 0;
-    if (fclose(fp) != 0) { // fp is gone whatever fclose returns
-        err_set(err, "%s: closing %s failed: %s", path, tmp, strerror(errno ? errno : EIO));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        err_set(err, "%s: renaming %s over it failed: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = sync_dir(path, err);
-out:
-    free(tmp);
+    if (atomic_open(&f, path, err) == 0 && write_all(w, &f, json, hlen, padded, err) == 0)
+        rc = atomic_commit(&f, err);
     free(json);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "checkpoint.h"
 #include "font.h"
 #include "image_io.h"
@@ -407,7 +408,7 @@ static void write_header(FILE *fp)
 // again), rewrites the file with them, and opens it for appending.
 static int open_csv(Run *r, bool resume, Err *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     path_in(r, path, sizeof path, "losses.csv");
     if (resume) {
         FILE *in = fopen(path, "r");
@@ -429,17 +430,14 @@ static int open_csv(Run *r, bool resume, Err *err)
             note(r, "losses.csv holds %ld of the %ld iterations done; the plots start later",
                  r->n_rows, r->iteration);
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp)
-        return err_set(err, "cannot write %s: %s", tmp, strerror(errno));
-    write_header(fp);
+    AtomicFile f;
+    if (atomic_open(&f, path, err))
+        return -1;
+    write_header(f.fp);
     for (long i = 0; i < r->n_rows; i++)
-        write_row(fp, &r->rows[i]);
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(err, "cannot write %s: %s", path, strerror(errno));
-    }
+        write_row(f.fp, &r->rows[i]);
+    if (atomic_commit(&f, err))
+        return -1;
     r->csv = fopen(path, "a");
     if (!r->csv)
         return err_set(err, "cannot append to %s: %s", path, strerror(errno));

@@ -28,7 +28,7 @@ Test(blas, old_cpu_keeps_old_kernel)
 static void run_version(const char *env, char *out, size_t len)
 {
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s ./build/ageshift version", env);
+    snprintf(cmd, sizeof cmd, "%s ${AGESHIFT_BIN:-./build/ageshift} version", env);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, len - 1, p);

@@ -99,14 +99,19 @@ static char *replace(const char *src, const char *from, const char *to)
     return out;
 }
 
-// Raw hits at the first scale only (scale factor 2, max_size = the window) of a cascade
-// whose window is ww x wh.
-static int raw_hits(const Cascade *c, const uint8_t *img, int w, int h, FaceBox *boxes, int max)
+// Raw hits at the first scale only (scale factor 2, max_size = the window); plain: with the
+// plain C evaluation (AGESHIFT_SIMD=0 while the detector is created; each test runs in its
+// own process).
+static int raw_hits(const Cascade *c, const uint8_t *img, int w, int h, FaceBox *boxes, int max,
+                    bool plain)
 {
     int ww, wh;
     cascade_window_size(c, &ww, &wh);
     Err err = {{0}};
+    if (plain)
+        setenv("AGESHIFT_SIMD", "0", 1);
     Detector *d = detector_create(c, &err);
+    unsetenv("AGESHIFT_SIMD");
     cr_assert_not_null(d, "%s", err.msg);
     DetectOptions o = {.scale_factor = 2, .min_neighbors = 0, .min_size = 0, .max_size = ww};
     int n = detector_run(d, img, w, h, w, &o, boxes, max, &err);
@@ -203,6 +208,30 @@ static char *haar_xml(double t0, double t1)
     char *y = replace(x, "T1", b);
     free(x);
     return y;
+}
+
+// The same decision with two stumps in stage 1: -1 / +1 on f0 < T0, +1 / -1 on f1 < T1.
+static char *haar_stumps_xml(double t0, double t1)
+{
+    char *tree = haar_xml(t0, t1);
+    char stumps[256];
+    snprintf(stumps, sizeof stumps,
+             "<_><internalNodes>0 -1 0 %.9g</internalNodes><leafValues>-1. 1.</leafValues></_>\n"
+             "<_><internalNodes>0 -1 1 %.9g</internalNodes><leafValues>1. -1.</leafValues></_>",
+             t0, t1);
+    char *start = strstr(tree, "<_>\n          <internalNodes>\n            1 -2");
+    char *end = strstr(start, "</leafValues></_>") + strlen("</leafValues></_>");
+    char *head = strndup(tree, (size_t)(start - tree));
+    size_t n = strlen(tree) + strlen(stumps) + 1;
+    char *out = malloc(n);
+    cr_assert(head && out);
+    snprintf(out, n, "%s%s%s", head, stumps, end);
+    char *fixed = replace(out, "<maxWeakCount>1</maxWeakCount>\n      <stageThreshold>0.",
+                          "<maxWeakCount>2</maxWeakCount>\n      <stageThreshold>0.");
+    free(head);
+    free(out);
+    free(tree);
+    return fixed;
 }
 
 Test(cascade, refuses_malformed_files, .init = make_tmpdir, .fini = remove_tmpdir)
@@ -323,7 +352,8 @@ static bool haar_reference(const uint8_t *img, int w, int x, int y, double *f0, 
     return true;
 }
 
-Test(cascade, haar_tree_matches_direct_evaluation, .init = make_tmpdir, .fini = remove_tmpdir)
+Test(cascade, haar_tree_and_stumps_match_direct_evaluation, .init = make_tmpdir,
+     .fini = remove_tmpdir)
 {
     // Noise, with a flat band (variance 0: never a face) and a low-contrast band.
     enum { W = 70, H = 50 };
@@ -339,41 +369,43 @@ Test(cascade, haar_tree_matches_direct_evaluation, .init = make_tmpdir, .fini = 
             img[y * W + x] = (uint8_t)v;
         }
     const double t0 = 0.02, t1 = -0.01;
-    char *xml = haar_xml(t0, t1);
-    Err err = {{0}};
-    Cascade *c = cascade_load(write_file("tree.xml", xml), &err);
-    cr_assert_not_null(c, "%s", err.msg);
-    FaceBox boxes[2048];
-    int n = raw_hits(c, img, W, H, boxes, 2048);
-    // Stage 0 always passes, so there is no first-stage skip: every even position is looked at.
-    int expected = 0, mismatches = 0, close = 0;
-    for (int y = 0; y + 6 <= H; y += 2)
-        for (int x = 0; x + 6 <= W; x += 2) {
-            double f0 = 0, f1 = 0;
-            bool hit = haar_reference(img, W, x, y, &f0, &f1) && (f0 >= t0 || f1 < t1);
-            expected += hit;
-            if (hit != has_box(boxes, n, x, y)) {
-                // Float against double: only a value within 1e-5 of a threshold may differ.
-                if (fabs(f0 - t0) < 1e-5 || fabs(f1 - t1) < 1e-5)
-                    close++;
-                else
-                    mismatches++;
+    for (int variant = 0; variant < 2; variant++) {
+        char *xml = variant ? haar_stumps_xml(t0, t1) : haar_xml(t0, t1);
+        Err err = {{0}};
+        Cascade *c = cascade_load(write_file("haar.xml", xml), &err);
+        cr_assert_not_null(c, "%s: %s", variant ? "stumps" : "tree", err.msg);
+        static FaceBox boxes[2048];
+        int n = raw_hits(c, img, W, H, boxes, 2048, false);
+        // Stage 0 always passes, so there is no first-stage skip: every even position is looked at.
+        int expected = 0, mismatches = 0, close = 0;
+        for (int y = 0; y + 6 <= H; y += 2)
+            for (int x = 0; x + 6 <= W; x += 2) {
+                double f0 = 0, f1 = 0;
+                bool hit = haar_reference(img, W, x, y, &f0, &f1) && (f0 >= t0 || f1 < t1);
+                expected += hit;
+                if (hit != has_box(boxes, n, x, y)) {
+                    // Float against double: only a value within 1e-5 of a threshold may differ.
+                    if (fabs(f0 - t0) < 1e-5 || fabs(f1 - t1) < 1e-5)
+                        close++;
+                    else
+                        mismatches++;
+                }
             }
+        cr_expect_eq(mismatches, 0, "%d windows decided differently (%d hits, %d expected)",
+                     mismatches, n, expected);
+        cr_expect_leq(close, 2);
+        cr_expect_gt(expected, 100, "the test should have many hits");
+        for (int i = 0; i < n; i++) {
+            cr_expect_eq(boxes[i].w, 6);
+            cr_expect_eq(boxes[i].h, 6);
+            cr_expect_eq(boxes[i].neighbors, 1);
+            // Windows whose inner 4x4 lies in the bands (rows 20 to 35) have no contrast.
+            cr_expect(boxes[i].y < 19 || boxes[i].y > 31, "a hit at (%d, %d) in a flat band",
+                      boxes[i].x, boxes[i].y);
         }
-    cr_expect_eq(mismatches, 0, "%d windows decided differently (%d hits, %d expected)", mismatches,
-                 n, expected);
-    cr_expect_leq(close, 2);
-    cr_expect_gt(expected, 100, "the test should have many hits");
-    for (int i = 0; i < n; i++) {
-        cr_expect_eq(boxes[i].w, 6);
-        cr_expect_eq(boxes[i].h, 6);
-        cr_expect_eq(boxes[i].neighbors, 1);
-        // Windows whose inner 4x4 lies in the bands (rows 20 to 35) have no contrast.
-        cr_expect(boxes[i].y < 19 || boxes[i].y > 31, "a hit at (%d, %d) in a flat band",
-                  boxes[i].x, boxes[i].y);
+        cascade_free(c);
+        free(xml);
     }
-    cascade_free(c);
-    free(xml);
 }
 
 // An LBP cascade (9x9 window): stage 0 always passes; stage 1 is one stump on the LBP code of
@@ -457,19 +489,22 @@ Test(cascade, lbp_stump_matches_direct_evaluation, .init = make_tmpdir, .fini = 
     Err err = {{0}};
     Cascade *c = cascade_load(write_file("lbp.xml", xml), &err);
     cr_assert_not_null(c, "%s", err.msg);
-    FaceBox boxes[1024];
-    int n = raw_hits(c, img, W, H, boxes, 1024);
-    int expected = 0, seen[256] = {0}, distinct = 0;
-    for (int y = 0; y + 9 <= H; y += 2)
-        for (int x = 0; x + 9 <= W; x += 2) {
-            int code = lbp_reference(img, W, x + 1, y + 2, 2, 2);
-            distinct += !seen[code]++;
-            bool hit = (subset[code >> 5] >> (code & 31)) & 1;
-            expected += hit;
-            cr_expect_eq(has_box(boxes, n, x, y), hit, "window (%d, %d), code %d", x, y, code);
-        }
-    cr_expect_eq(n, expected);
-    cr_expect_gt(distinct, 60, "only %d distinct codes exercised", distinct);
+    static FaceBox boxes[1024];
+    for (int plain = 0; plain < 2; plain++) {
+        int n = raw_hits(c, img, W, H, boxes, 1024, plain);
+        int expected = 0, seen[256] = {0}, distinct = 0;
+        for (int y = 0; y + 9 <= H; y += 2)
+            for (int x = 0; x + 9 <= W; x += 2) {
+                int code = lbp_reference(img, W, x + 1, y + 2, 2, 2);
+                distinct += !seen[code]++;
+                bool hit = (subset[code >> 5] >> (code & 31)) & 1;
+                expected += hit;
+                cr_expect_eq(has_box(boxes, n, x, y), hit, "window (%d, %d), code %d, plain %d", x,
+                             y, code, plain);
+            }
+        cr_expect_eq(n, expected);
+        cr_expect_gt(distinct, 60, "only %d distinct codes exercised", distinct);
+    }
     cascade_free(c);
     free(xml);
 }
@@ -497,10 +532,12 @@ Test(cascade, first_stage_rejection_skips_a_position, .init = make_tmpdir, .fini
     img[9 * W + 9] = 200;   // centre of the window at (8, 8)
     img[21 * W + 11] = 200; // centre of the window at (10, 20)
     FaceBox boxes[16];
-    int n = raw_hits(c, img, W, H, boxes, 16);
-    cr_expect_eq(n, 1);
-    cr_expect(has_box(boxes, n, 8, 8));
-    cr_expect(!has_box(boxes, n, 10, 20));
+    for (int plain = 0; plain < 2; plain++) {
+        int n = raw_hits(c, img, W, H, boxes, 16, plain);
+        cr_expect_eq(n, 1, "plain %d", plain);
+        cr_expect(has_box(boxes, n, 8, 8), "plain %d", plain);
+        cr_expect(!has_box(boxes, n, 10, 20), "plain %d", plain);
+    }
     cascade_free(c);
 }
 

@@ -43,12 +43,12 @@ TestSuite(cli, .init = make_tmp, .fini = remove_tmp);
 
 Test(cli, help_lists_the_commands)
 {
-    cr_expect_eq(run("./build/ageshift --help"), 0);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} --help"), 0);
     cr_expect_not_null(strstr(out, "train"), "%s", out);
     cr_expect_not_null(strstr(out, "translate"), "%s", out);
-    cr_expect_eq(run("./build/ageshift train --help"), 0);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} train --help"), 0);
     cr_expect_not_null(strstr(out, "--resume"), "%s", out);
-    cr_expect_eq(run("./build/ageshift bogus"), 2);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} bogus"), 2);
     cr_expect_not_null(strstr(out, "unknown command 'bogus'"), "%s", out);
 }
 
@@ -59,11 +59,13 @@ Test(cli, translate_writes_each_face_under_its_name)
                      tmp, tmp),
                  0);
     cr_assert_eq(
-        run("./build/ageshift translate %s/in -o %s/old --to old --model %s", tmp, tmp, MODEL), 0,
-        "%s", out);
+        run("${AGESHIFT_BIN:-./build/ageshift} translate %s/in -o %s/old --to old --model %s", tmp,
+            tmp, MODEL),
+        0, "%s", out);
     cr_expect_not_null(strstr(out, "3 images written"), "%s", out);
     cr_assert_eq(
-        run("./build/ageshift translate %s/in -o %s/young --to young --model %s", tmp, tmp, MODEL),
+        run("${AGESHIFT_BIN:-./build/ageshift} translate %s/in -o %s/young --to young --model %s",
+            tmp, tmp, MODEL),
         0, "%s", out);
     cr_assert_eq(run("ls %s/in | head -n 1", tmp), 0);
     out[strcspn(out, "\n")] = 0;
@@ -87,13 +89,18 @@ Test(cli, translate_writes_each_face_under_its_name)
 
 Test(cli, translate_reports_bad_input)
 {
-    cr_expect_eq(
-        run("./build/ageshift translate /nonexistent.jpg -o %s/x --to old --model %s", tmp, MODEL),
-        1);
-    cr_expect_not_null(strstr(out, "/nonexistent.jpg"), "%s", out);
-    cr_expect_eq(run("./build/ageshift translate x.jpg -o %s/x --to old --model /no/model", tmp),
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} translate /nonexistent.jpg -o %s/x --to "
+                     "old --model %s",
+                     tmp, MODEL),
                  1);
+    cr_expect_not_null(strstr(out, "/nonexistent.jpg"), "%s", out);
+    cr_expect_eq(
+        run("${AGESHIFT_BIN:-./build/ageshift} translate x.jpg -o %s/x --to old --model /no/model",
+            tmp),
+        1);
     cr_expect_not_null(strstr(out, "/no/model"), "%s", out);
     cr_expect_eq(
-        run("./build/ageshift translate x.jpg -o %s/x --to sideways --model %s", tmp, MODEL), 2);
+        run("${AGESHIFT_BIN:-./build/ageshift} translate x.jpg -o %s/x --to sideways --model %s",
+            tmp, MODEL),
+        2);
 }

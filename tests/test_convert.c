@@ -117,10 +117,11 @@ Test(convert, faces_change_and_everything_else_is_kept)
     snprintf(in, sizeof in, "%s/clip.mp4", tmp);
     snprintf(out, sizeof out, "%s/old.mp4", tmp);
     snprintf(plain, sizeof plain, "%s/plain.mp4", tmp);
-    cr_assert_eq(sh("./build/ageshift convert -i %s -o %s --to old --model %s -crf 0 "
-                    "--detect-every 1",
-                    in, out, MODEL),
-                 0, "%s", log_text);
+    cr_assert_eq(
+        sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s -o %s --to old --model %s -crf 0 "
+           "--detect-every 1",
+           in, out, MODEL),
+        0, "%s", log_text);
     cr_expect_not_null(strstr(log_text, "faces changed"), "%s", log_text);
     cr_expect_eq(count_frames(out), FRAMES);
     audio_md5(in, md5_in, sizeof md5_in);
@@ -145,7 +146,8 @@ Test(convert, filter_pipes_y4m_through)
     char in[512];
     snprintf(in, sizeof in, "%s/clip.mp4", tmp);
     cr_assert_eq(sh("ffmpeg -v error -i %s -f yuv4mpegpipe -pix_fmt yuv420p - | "
-                    "./build/ageshift filter --to young --model %s --detect-every 1 2>%s/err | "
+                    "${AGESHIFT_BIN:-./build/ageshift} filter --to young --model %s --detect-every "
+                    "1 2>%s/err | "
                     "ffmpeg -v error -i - -f rawvideo -pix_fmt yuv420p %s/filtered.yuv",
                     in, MODEL, tmp, tmp),
                  0, "%s", log_text);
@@ -165,19 +167,22 @@ Test(convert, bad_input_leaves_no_output)
 {
     char out[512];
     snprintf(out, sizeof out, "%s/none.mp4", tmp);
-    cr_expect_eq(
-        sh("./build/ageshift convert -i /nonexistent.mp4 -o %s --to old --model %s", out, MODEL),
-        1);
+    cr_expect_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i /nonexistent.mp4 -o %s --to old "
+                    "--model %s",
+                    out, MODEL),
+                 1);
     cr_expect_not_null(strstr(log_text, "/nonexistent.mp4"), "%s", log_text);
     cr_expect_neq(access(out, F_OK), 0);
     // A file that is not a video.
-    cr_expect_eq(sh("./build/ageshift convert -i %s -o %s --to old --model %s", MODEL, out, MODEL),
+    cr_expect_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s -o %s --to old --model %s",
+                    MODEL, out, MODEL),
                  1);
     cr_expect_neq(access(out, F_OK), 0);
     cr_expect_neq(sh("ls %s | grep tmp", tmp), 0, "a temporary file was left: %s", log_text);
     // A truncated y4m stream: the frames before the cut come out, then a clear error.
     cr_expect_neq(sh("(ffmpeg -v quiet -i %s/clip.mp4 -f yuv4mpegpipe -pix_fmt yuv420p - | "
-                     "head -c 1000000 | ./build/ageshift filter --to old --model %s > /dev/null)",
+                     "head -c 1000000 | ${AGESHIFT_BIN:-./build/ageshift} filter --to old --model "
+                     "%s > /dev/null)",
                      tmp, MODEL),
                   0);
     cr_expect_not_null(strstr(log_text, "truncated"), "%s", log_text);

@@ -271,7 +271,8 @@ static int shell(const char *fmt, ...)
 }
 
 #define TRAIN_CMD                                                                                  \
-    "./build/ageshift train --young %s/young --old %s/old --young-ages 0-150 --old-ages 0-150 "    \
+    "${AGESHIFT_BIN:-./build/ageshift} train --young %s/young --old %s/old --young-ages 0-150 "    \
+    "--old-ages 0-150 "                                                                            \
     "--size 32 --ngf 2 --blocks 1 --ndf 2 --samples 1 --threads 2 "
 
 Test(run, full_disk_keeps_the_last_good_checkpoint)
@@ -287,7 +288,8 @@ Test(run, full_disk_keeps_the_last_good_checkpoint)
     // A file-size limit below the checkpoint's size makes its next write fail as a full disk
     // does (EFBIG instead of ENOSPC).
     long blocks = st.st_size / 512 / 2;
-    int rc = shell("ulimit -f %ld; ./build/ageshift train --resume %s/disk --max-iterations 4 "
+    int rc = shell("ulimit -f %ld; ${AGESHIFT_BIN:-./build/ageshift} train --resume %s/disk "
+                   "--max-iterations 4 "
                    "2>%s/disk.err",
                    blocks, tmp, tmp);
     cr_expect_neq(rc, 0, "the run went on as if the checkpoint had been saved");
@@ -312,7 +314,8 @@ Test(run, killed_at_any_moment_resumes_from_the_last_checkpoint)
                 snprintf(cmd, sizeof cmd,
                          TRAIN_CMD "--out %s/kill --checkpoint-every 1 2>/dev/null", tmp, tmp, tmp);
             else
-                snprintf(cmd, sizeof cmd, "./build/ageshift train --resume %s/kill 2>/dev/null",
+                snprintf(cmd, sizeof cmd,
+                         "${AGESHIFT_BIN:-./build/ageshift} train --resume %s/kill 2>/dev/null",
                          tmp);
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
             _exit(127);
@@ -332,9 +335,11 @@ Test(run, killed_at_any_moment_resumes_from_the_last_checkpoint)
     long before = checkpoint_iteration(path);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/kill", tmp);
-    cr_expect_eq(shell("./build/ageshift train --resume %s --max-iterations %ld 2>/dev/null", dir,
-                       before + 2),
-                 0);
+    cr_expect_eq(
+        shell(
+            "${AGESHIFT_BIN:-./build/ageshift} train --resume %s --max-iterations %ld 2>/dev/null",
+            dir, before + 2),
+        0);
     cr_expect_eq(checkpoint_iteration(path), before + 2);
     cr_expect_neq(shell("ls %s | grep -q tmp", dir), 0, "a temporary file was left in %s", dir);
 }
