@@ -56,6 +56,11 @@ int filter_option(AgeshiftOptions *o, int c, const char *arg, bool *direction_gi
         o->min_face = (int)v;
         return 1;
     case 0x1007: o->cascade_path = arg; return 1;
+    case 0x1009:
+        if (arg_int("--generate-every", arg, 1, 1000, &v))
+            return -1;
+        o->generate_every = (int)v;
+        return 1;
     case 0x1008:
         if (arg_int("--threads", arg, 1, 64, &v))
             return -1;

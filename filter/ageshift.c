@@ -23,6 +23,7 @@ AgeshiftOptions ageshift_options_default(void)
                              .strength = 1.0f,
                              .max_faces = 4,
                              .detect_every = 2,
+                             .generate_every = 2,
                              .cascade_path = DEFAULT_CASCADE};
 }
 
@@ -43,6 +44,12 @@ struct AgeshiftFilter {
     size_t yuv_size;
     struct SwsContext *to_rgb, *to_yuv;
     float *orig_chw, *gen_chw;
+    // The generator's last change for each face (by track id), for the frames in between.
+    struct {
+        int id;
+        long frame;   // when it was computed
+        float *delta; // gen - orig at model resolution, (3, size, size)
+    } cache[MAX_FACES];
     AgeshiftStats stats;
 };
 
@@ -62,9 +69,11 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     }
     f->opt = *opt;
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
-        opt->max_faces > MAX_FACES || opt->detect_every < 1) {
-        err_set(err, "bad filter options (strength %g, max faces %d, detect every %d)",
-                opt->strength, opt->max_faces, opt->detect_every);
+        opt->max_faces > MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1) {
+        err_set(err,
+                "bad filter options (strength %g, max faces %d, detect every %d, generate "
+                "every %d)",
+                opt->strength, opt->max_faces, opt->detect_every, opt->generate_every);
         goto fail;
     }
     if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
@@ -92,6 +101,13 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         err_set(err, "out of memory");
         goto fail;
     }
+    for (int i = 0; i < MAX_FACES; i++) {
+        f->cache[i].id = -1;
+        if (!(f->cache[i].delta = malloc(3 * (size_t)s * s * sizeof(float)))) {
+            err_set(err, "out of memory");
+            goto fail;
+        }
+    }
     return f;
 fail:
     ageshift_close(f);
@@ -116,6 +132,8 @@ void ageshift_close(AgeshiftFilter *f)
     sws_freeContext(f->to_yuv);
     free(f->orig_chw);
     free(f->gen_chw);
+    for (int i = 0; i < MAX_FACES; i++)
+        free(f->cache[i].delta);
     free(f);
 }
 
@@ -280,6 +298,33 @@ static int write_region(AgeshiftFilter *f, AVFrame *fr, Region r, Err *err)
     return 0;
 }
 
+// f->gen_chw for f->orig_chw: the generator's output, or, between its runs, the face's new
+// crop plus the change the generator made last time (the face moves little in a frame or two).
+static void generate(AgeshiftFilter *f, int id, int s)
+{
+    const size_t n = 3 * (size_t)s * s;
+    int slot = -1, oldest = 0;
+    for (int i = 0; i < MAX_FACES; i++) {
+        if (f->cache[i].id == id)
+            slot = i;
+        if (f->cache[i].frame < f->cache[oldest].frame)
+            oldest = i;
+    }
+    if (slot >= 0 && f->frame_index - f->cache[slot].frame < f->opt.generate_every) {
+        for (size_t i = 0; i < n; i++)
+            f->gen_chw[i] = f->orig_chw[i] + f->cache[slot].delta[i];
+        return;
+    }
+    memcpy(f->gen_chw, net_forward(&f->net, f->trace, f->orig_chw), n * sizeof(float));
+    if (slot < 0)
+        slot = oldest;
+    f->cache[slot].id = id;
+    f->cache[slot].frame = f->frame_index;
+    for (size_t i = 0; i < n; i++)
+        f->cache[slot].delta[i] = f->gen_chw[i] - f->orig_chw[i];
+    f->stats.generated++;
+}
+
 static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, Err *err)
 {
     const int s = f->arch.size;
@@ -294,7 +339,7 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, 
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;
     double t2 = now_ms();
-    memcpy(f->gen_chw, net_forward(&f->net, f->trace, f->orig_chw), 3 * (size_t)s * s * 4);
+    generate(f, face->id, s);
     double t3 = now_ms();
     // A face the detector has lost fades out instead of snapping back.
     if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, s,

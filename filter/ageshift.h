@@ -23,6 +23,8 @@ typedef struct {
     float strength;           // 0 (unchanged) .. 1 (the generator's full change)
     int max_faces;            // faces changed per frame
     int detect_every;         // run the detector every k frames
+    int generate_every;       // run the generator on a face every k frames; in between its last
+                              // change (at model resolution) is reused on the face's new crop
     int min_face;             // smallest face searched for, in pixels (0: 1/12 of the height)
     const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
     int threads;              // worker threads (0: one per CPU)
@@ -43,7 +45,7 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *frame, Err *err);
 
 // Running totals, for progress lines and make bench.
 typedef struct {
-    long frames, faces;
+    long frames, faces, generated; // generated: faces the generator ran on
     double detect_ms, crop_ms, generator_ms, blend_ms, convert_ms; // summed over frames
 } AgeshiftStats;
 void ageshift_stats(const AgeshiftFilter *f, AgeshiftStats *s);
