@@ -161,6 +161,12 @@ static int open_output(Job *j, Err *err)
                 return -1;
             j->map[i] = j->out_video->index;
         } else if (type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE) {
+            if (type == AVMEDIA_TYPE_AUDIO &&
+                (ist->codecpar->sample_rate <= 0 || ist->codecpar->ch_layout.nb_channels <= 0)) {
+                warn(j, "%s: audio stream %u has no usable parameters (damaged?); left out",
+                     j->in_path, i);
+                continue;
+            }
             if (avformat_query_codec(of, ist->codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
                 warn(j, "%s: stream %u (%s) cannot go into this container; left out", j->in_path, i,
                      avcodec_get_name(ist->codecpar->codec_id));
@@ -325,8 +331,10 @@ int transcode_file(const char *in, const char *out, const TranscodeOptions *opt,
              .fn = fn,
              .fn_ctx = fn_ctx,
              .t0 = now_s()};
+    // Our messages say what went wrong and where (a damaged packet is a warning naming its
+    // time); FFmpeg's own lines about the same would only repeat them, macroblock by macroblock.
     if (av_log_get_level() == AV_LOG_INFO)
-        av_log_set_level(AV_LOG_ERROR); // our messages say what went wrong, and where
+        av_log_set_level(AV_LOG_FATAL);
     j.frame = av_frame_alloc();
     j.converted = av_frame_alloc();
     j.pkt = av_packet_alloc();

@@ -3,6 +3,7 @@
 // bit-identical (the test encodes losslessly so that only the filter can change a pixel); the
 // faces changed. Bad input gets a clear message and leaves no output file.
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,4 +187,56 @@ Test(convert, bad_input_leaves_no_output)
                      tmp, MODEL),
                   0);
     cr_expect_not_null(strstr(log_text, "truncated"), "%s", log_text);
+}
+
+Test(convert, a_stream_broken_off_midway_gives_what_it_has)
+{
+    // MPEG-TS can be cut anywhere; damage some bytes in the middle too.
+    cr_assert_eq(sh("ffmpeg -v error -i %s/clip.mp4 -c copy -f mpegts %s/clip.ts", tmp, tmp), 0,
+                 "%s", log_text);
+    char ts[512];
+    snprintf(ts, sizeof ts, "%s/clip.ts", tmp);
+    struct stat st;
+    cr_assert_eq(stat(ts, &st), 0);
+    cr_assert_eq(truncate(ts, st.st_size * 2 / 3), 0);
+    cr_assert_eq(sh("printf 'garbagegarbagegarbage' | dd of=%s bs=1 seek=%ld conv=notrunc "
+                    "status=none",
+                    ts, (long)(st.st_size / 3)),
+                 0);
+    char out[512];
+    snprintf(out, sizeof out, "%s/cut.mkv", tmp);
+    cr_expect_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s -o %s --to old --model %s", ts,
+                    out, MODEL),
+                 0, "%s", log_text);
+    long frames = count_frames(out);
+    cr_expect(frames > 5 && frames < FRAMES, "%ld frames", frames);
+}
+
+Test(convert, an_unwritable_output_is_an_error_naming_it)
+{
+    cr_expect_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s/clip.mp4 -o "
+                    "/nonexistent/dir/out.mp4 --to old --model %s",
+                    tmp, MODEL),
+                 1);
+    cr_expect_not_null(strstr(log_text, "/nonexistent/dir/out.mp4"), "%s", log_text);
+}
+
+Test(convert, duration_is_kept)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s/same.mkv", tmp);
+    cr_assert_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s/clip.mp4 -o %s --to young "
+                    "--model %s",
+                    tmp, out, MODEL),
+                 0, "%s", log_text);
+    double d[2];
+    const char *files[2] = {"clip.mp4", "same.mkv"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sh("ffprobe -v error -select_streams v:0 -show_entries format=duration -of "
+                        "csv=p=0 %s/%s",
+                        tmp, files[i]),
+                     0, "%s", log_text);
+        d[i] = atof(log_text);
+    }
+    cr_expect(d[0] > 1.0 && fabs(d[0] - d[1]) < 0.05, "duration %g s became %g s", d[0], d[1]);
 }
