@@ -39,6 +39,9 @@ struct AgeshiftFilter {
     long frame_index;
     uint8_t *gray; // for RGB frames
     size_t gray_size;
+    uint8_t *small; // the luma scaled down for the detector
+    size_t small_size;
+    struct SwsContext *shrink;
     Image region, region_orig; // one face's part of the frame, in RGB
     uint8_t *yuv[3];           // the region converted back
     size_t yuv_size;
@@ -125,6 +128,8 @@ void ageshift_close(AgeshiftFilter *f)
     tracker_free(f->tracker);
     pool_free(f->pool);
     free(f->gray);
+    free(f->small);
+    sws_freeContext(f->shrink);
     image_free(&f->region);
     image_free(&f->region_orig);
     free(f->yuv[0]);
@@ -174,6 +179,10 @@ static const uint8_t *luma(AgeshiftFilter *f, const AVFrame *fr, int *stride, Er
     return f->gray;
 }
 
+// The detector's cost grows with the pixels it scans, and a face is found as well at any scale
+// where it still covers the cascade's window; so while the smallest face sought stays at least
+// that large, the frame is halved first.
+
 static int detect(AgeshiftFilter *f, const AVFrame *fr, Err *err)
 {
     int stride;
@@ -181,16 +190,42 @@ static int detect(AgeshiftFilter *f, const AVFrame *fr, Err *err)
     if (!gray)
         return -1;
     DetectOptions o = detect_options_default();
-    o.min_size = f->opt.min_face > 0 ? f->opt.min_face : fr->height / 12;
+    o.min_size = f->opt.min_face > 0 ? f->opt.min_face : fr->height / 8;
+    int scale = 1, win_w, win_h;
+    cascade_window_size(f->cascade, &win_w, &win_h);
+    while (o.min_size / (2 * scale) >= (win_w > win_h ? win_w : win_h))
+        scale *= 2;
+    int w = fr->width, h = fr->height;
+    if (scale > 1) {
+        w = fr->width / scale, h = fr->height / scale;
+        if ((size_t)w * h > f->small_size) {
+            free(f->small);
+            if (!(f->small = malloc((size_t)w * h))) {
+                f->small_size = 0;
+                return err_set(err, "out of memory");
+            }
+            f->small_size = (size_t)w * h;
+        }
+        f->shrink = sws_getCachedContext(f->shrink, fr->width, fr->height, AV_PIX_FMT_GRAY8, w, h,
+                                         AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+        if (!f->shrink)
+            return err_set(err, "cannot scale frames for the detector");
+        const uint8_t *src[1] = {gray};
+        uint8_t *dst[1] = {f->small};
+        int src_stride[1] = {stride}, dst_stride[1] = {w};
+        sws_scale(f->shrink, src, src_stride, 0, fr->height, dst, dst_stride);
+        gray = f->small;
+        stride = w;
+        o.min_size /= scale;
+    }
     FaceBox boxes[MAX_FACES];
-    int n =
-        detector_run(f->detector, gray, fr->width, fr->height, stride, &o, boxes, MAX_FACES, err);
+    int n = detector_run(f->detector, gray, w, h, stride, &o, boxes, MAX_FACES, err);
     if (n < 0)
         return -1;
     FaceRect rects[MAX_FACES];
     for (int i = 0; i < n; i++)
-        rects[i] =
-            (FaceRect){(float)boxes[i].x, (float)boxes[i].y, (float)boxes[i].w, (float)boxes[i].h};
+        rects[i] = (FaceRect){(float)(boxes[i].x * scale), (float)(boxes[i].y * scale),
+                              (float)(boxes[i].w * scale), (float)(boxes[i].h * scale)};
     tracker_update(f->tracker, rects, n);
     return 0;
 }

@@ -25,7 +25,8 @@ typedef struct {
     int detect_every;         // run the detector every k frames
     int generate_every;       // run the generator on a face every k frames; in between its last
                               // change (at model resolution) is reused on the face's new crop
-    int min_face;             // smallest face searched for, in pixels (0: 1/12 of the height)
+    int min_face;             // smallest face searched for, in pixels (0: 1/8 of the height;
+                              // smaller faces are too small for the model to show much)
     const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
     int threads;              // worker threads (0: one per CPU)
     bool still;               // a single picture: change faces on their first detection (in a
