@@ -1,7 +1,8 @@
 # ageshift — build, test, bench, install.
 #   make            build ./ageshift (installs missing Debian packages first, when run as root)
 #   make test       build and run the Criterion tests
-#   make bench      speed of the core against PyTorch (when python3-torch is installed)
+#   make bench      speed of the core (against PyTorch when python3-torch is installed), the
+#                   face detector and the filter
 #   make SANITIZE=1 ASan + UBSan build (in build-san/)
 
 PREFIX ?= /usr/local
