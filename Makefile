@@ -13,9 +13,9 @@ ARCH ?= native
 # Debian packages the build needs, and the pkg-config names they provide.
 DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libxml2-dev opencv-data \
-            ffmpeg procps
+            libsdl2-dev ffmpeg procps xvfb x11-apps imagemagick
 DEB_BENCH = python3-torch
-PKGS = openblas jansson libavformat libavcodec libswscale libavutil libxml-2.0
+PKGS = openblas jansson libavformat libavcodec libswscale libavutil libxml-2.0 sdl2
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -34,8 +34,8 @@ TEST_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
 
-# Everything below cli/: the core and the filter (capture/ joins when it exists).
-LIB_SRC = $(wildcard core/*.c) $(wildcard filter/*.c)
+# Everything below cli/: the core, the filter and capture.
+LIB_SRC = $(wildcard core/*.c) $(wildcard filter/*.c) $(wildcard capture/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_HELPER_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/*.c))

@@ -14,5 +14,6 @@ int cmd_translate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_live(int argc, char **argv);
 
 #endif

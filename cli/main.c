@@ -18,6 +18,7 @@ static void usage(FILE *out)
         "  convert        make every face in a video file older or younger\n"
         "  filter         the same for frames piped in (y4m or raw) and out, as ffmpeg pipes\n"
         "  image          the same for one photo\n"
+        "  live           the same live from a webcam, to a window and/or a virtual webcam\n"
         "  train          learn young->old and old->young from folders of face photos\n"
         "  translate      run face crops through a model, one direction\n"
         "  info FILE      show the networks, architecture and tensors in a model or checkpoint\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_version(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "live"))
+        return cmd_live(argc - 1, argv + 1);
     if (!strcmp(cmd, "image"))
         return cmd_image(argc - 1, argv + 1);
     if (!strcmp(cmd, "filter"))

@@ -414,3 +414,8 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
     f->stats.frames++;
     return 0;
 }
+
+void ageshift_set_strength(AgeshiftFilter *f, float strength)
+{
+    f->opt.strength = strength < 0.0f ? 0.0f : strength > 1.0f ? 1.0f : strength;
+}

@@ -44,6 +44,9 @@ void ageshift_close(AgeshiftFilter *f); // NULL is a no-op
 // error: convert first). Frames of one stream must share their size and format.
 int ageshift_process(AgeshiftFilter *f, AVFrame *frame, Err *err);
 
+// Changes the strength for the frames that follow (clamped to 0..1).
+void ageshift_set_strength(AgeshiftFilter *f, float strength);
+
 // Running totals, for progress lines and make bench.
 typedef struct {
     long frames, faces, generated; // generated: faces the generator ran on
