@@ -57,3 +57,18 @@ ffmpeg -v error -f lavfi -i color=c=0x506070:s=1280x720:r=30 -loop 1 -i "$faces/
     -filter_complex "[1]scale=300:300[f];[0][f]overlay=x='400+60*t':y=180" -frames:v 90 \
     -c:v libx264 -crf 18 -pix_fmt yuv420p "$work/clip.mp4"
 "$bin/bench_filter" "$work/clip.mp4" "$work"
+
+echo
+echo "== live: ageshift live --input on a 640x480 clip with one face, (128, 6, 32) generator"
+if command -v Xvfb >/dev/null; then
+    ffmpeg -v error -f lavfi -i color=c=0x506070:s=640x480:r=30 -loop 1 -i "$faces/young/$face" \
+        -filter_complex "[1]scale=200:200[f];[0][f]overlay=x='180+40*t':y=120" -frames:v 150 \
+        -c:v libx264 -crf 18 -pix_fmt yuv420p "$work/live.mp4"
+    (Xvfb :88 -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &)
+    for i in $(seq 50); do [ -e /tmp/.X11-unix/X88 ] && break; sleep 0.1; done
+    DISPLAY=:88 "$bin/../ageshift" live --input "$work/live.mp4" --to old \
+        --model "$work/bench_model.safetensors" --seconds 10 || true
+    pkill -f "Xvfb :88" || true
+else
+    echo "Xvfb is not installed: the live pipeline is not measured"
+fi

@@ -1,0 +1,127 @@
+// ageshift live for real: a clip with a face played through the live pipeline into an SDL2
+// window on a virtual X display (Xvfb), with a screenshot taken while it runs.
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MODEL "tests/fixtures/golden_model.safetensors"
+#define DISPLAY_NUM ":89"
+
+static char tmp[] = "/tmp/ageshift-live-XXXXXX";
+static char log_text[8192];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(log_text, 1, sizeof log_text - 1, p);
+    log_text[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(tmp));
+    if (access("/usr/bin/Xvfb", X_OK) || access("/usr/bin/xwd", X_OK) ||
+        access("../shared/faces/young", R_OK) || sh("command -v convert") != 0)
+        cr_skip_test("needs Xvfb, xwd, ImageMagick and ../shared/faces");
+    cr_assert_eq(sh("f=$(cd ../shared/faces/young && set -- *.jpg && echo $1); ffmpeg -v error "
+                    "-f lavfi -i color=c=0x305070:s=640x480:r=25 -loop 1 -i "
+                    "../shared/faces/young/$f -filter_complex "
+                    "\"[1]scale=200:200[f];[0][f]overlay=x=220:y=140\" -frames:v 50 -c:v "
+                    "libx264 -pix_fmt yuv420p %s/clip.mp4",
+                    tmp),
+                 0, "%s", log_text);
+}
+
+static void teardown(void)
+{
+    sh("rm -rf %s", tmp);
+}
+
+// Only the window test has a display; Criterion runs the tests of a suite side by side.
+static void start_display(void)
+{
+    cr_assert_eq(sh("(Xvfb " DISPLAY_NUM " -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &) "
+                    "&& for i in $(seq 50); do [ -e /tmp/.X11-unix/X89 ] && break; sleep 0.1; "
+                    "done"),
+                 0);
+}
+
+static void stop_display(void)
+{
+    sh("pkill -f 'Xvfb " DISPLAY_NUM "'");
+}
+
+TestSuite(live, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(live, plays_a_clip_into_a_window)
+{
+    start_display();
+    // Run for 4 s, take the screenshot in the middle.
+    cr_assert_eq(sh("DISPLAY=" DISPLAY_NUM " ${AGESHIFT_BIN:-./build/ageshift} live --input "
+                    "%s/clip.mp4 --to old --model %s --seconds 4 --no-mirror > %s/live.log 2>&1 "
+                    "& sleep 2.5; xwd -root -display " DISPLAY_NUM " | convert xwd:- %s/shot.ppm; "
+                    "wait; cat %s/live.log",
+                    tmp, MODEL, tmp, tmp, tmp),
+                 0, "%s", log_text);
+    cr_expect_not_null(strstr(log_text, "fps"), "%s", log_text);
+    double fps = 0;
+    const char *at = strstr(log_text, " s: ");
+    cr_assert_not_null(at, "no summary line: %s", log_text);
+    sscanf(at, " s: %lf fps", &fps);
+    cr_expect_gt(fps, 5.0, "%s", log_text);
+
+    // The window shows the clip: its blue background in the middle rows, and the overlay.
+    char path[512];
+    snprintf(path, sizeof path, "%s/shot.ppm", tmp);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    int w, h, maxv;
+    char line[256];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    do
+        cr_assert_not_null(fgets(line, sizeof line, f));
+    while (line[0] == '#');
+    cr_assert_eq(sscanf(line, "%d %d", &w, &h), 2);
+    cr_assert_eq(fscanf(f, "%d", &maxv), 1);
+    fgetc(f);
+    unsigned char *px = malloc((size_t)w * h * 3);
+    cr_assert_eq(fread(px, 1, (size_t)w * h * 3, f), (size_t)w * h * 3);
+    fclose(f);
+    long blue = 0, total = 0;
+    for (int y = h / 4; y < 3 * h / 4; y++)
+        for (int x = 0; x < w; x++, total++) {
+            const unsigned char *p = px + ((size_t)y * w + x) * 3;
+            blue += abs(p[0] - 0x30) < 12 && abs(p[1] - 0x50) < 12 && abs(p[2] - 0x70) < 12;
+        }
+    cr_expect_gt(blue, total / 10, "the clip's background is not on the screen");
+    free(px);
+    stop_display();
+}
+
+Test(live, no_camera_is_a_clear_error)
+{
+    cr_expect_eq(sh("${AGESHIFT_BIN:-./build/ageshift} live --to old --model %s --device "
+                    "/nonexistent/video9",
+                    MODEL),
+                 1);
+    cr_expect_not_null(strstr(log_text, "/nonexistent/video9"), "%s", log_text);
+    cr_expect_eq(sh("env -u DISPLAY ${AGESHIFT_BIN:-./build/ageshift} live --to old --model %s "
+                    "--input %s/clip.mp4",
+                    MODEL, tmp),
+                 1);
+    cr_expect_not_null(strstr(log_text, "no display"), "%s", log_text);
+}
