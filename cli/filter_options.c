@@ -14,6 +14,8 @@ void filter_options_help(FILE *out)
         "  --strength X         0 (unchanged) .. 1 (the model's full change; default 1)\n"
         "  --max-faces N        faces changed per frame (default 4)\n"
         "  --detect-every N     look for faces every N frames, tracking in between (default 2)\n"
+        "  --generate-every N   run the model on a face every N frames, reusing its change in\n"
+        "                       between (default 2; 1 for the best quality)\n"
         "  --min-face N         smallest face in pixels (default: 1/8 of the frame height)\n"
         "  --cascade FILE       OpenCV cascade XML for face detection (default: opencv-data's\n"
         "                       lbpcascade_frontalface_improved.xml)\n"

@@ -10,7 +10,7 @@
 #define FILTER_LONG_OPTIONS                                                                        \
     {"to", 1, 0, 0x1001}, {"model", 1, 0, 0x1002}, {"strength", 1, 0, 0x1003},                     \
         {"max-faces", 1, 0, 0x1004}, {"detect-every", 1, 0, 0x1005}, {"min-face", 1, 0, 0x1006},   \
-        {"cascade", 1, 0, 0x1007},                                                                 \
+        {"cascade", 1, 0, 0x1007}, {"generate-every", 1, 0, 0x1009},                               \
     {                                                                                              \
         "threads", 1, 0, 0x1008                                                                    \
     }
