@@ -148,7 +148,7 @@ Test(convert, filter_pipes_y4m_through)
     snprintf(in, sizeof in, "%s/clip.mp4", tmp);
     cr_assert_eq(sh("ffmpeg -v error -i %s -f yuv4mpegpipe -pix_fmt yuv420p - | "
                     "${AGESHIFT_BIN:-./build/ageshift} filter --to young --model %s --detect-every "
-                    "1 2>%s/err | "
+                    "1 --generate-every 1 2>%s/err | "
                     "ffmpeg -v error -i - -f rawvideo -pix_fmt yuv420p %s/filtered.yuv",
                     in, MODEL, tmp, tmp),
                  0, "%s", log_text);
