@@ -2,6 +2,7 @@
 // window on a virtual X display (Xvfb), with a screenshot taken while it runs.
 #include <criterion/criterion.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,31 @@ static int sh(const char *fmt, ...)
     log_text[n] = 0;
     int rc = pclose(p);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A binary PPM (as ImageMagick and ffmpeg write it, comments allowed) into RGB bytes.
+static unsigned char *read_ppm(const char *path, int *w, int *h)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char line[256];
+    int maxv;
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    do
+        cr_assert_not_null(fgets(line, sizeof line, f));
+    while (line[0] == '#');
+    cr_assert_eq(sscanf(line, "%d %d", w, h), 2);
+    cr_assert_eq(fscanf(f, "%d", &maxv), 1);
+    fgetc(f);
+    unsigned char *px = malloc((size_t)*w * *h * 3);
+    cr_assert_eq(fread(px, 1, (size_t)*w * *h * 3, f), (size_t)*w * *h * 3);
+    fclose(f);
+    return px;
+}
+
+static bool is_background(const unsigned char *p)
+{
+    return abs(p[0] - 0x30) < 12 && abs(p[1] - 0x50) < 12 && abs(p[2] - 0x70) < 12;
 }
 
 static void setup(void)
@@ -84,30 +110,42 @@ Test(live, plays_a_clip_into_a_window)
     sscanf(at, " s: %lf fps", &fps);
     cr_expect_gt(fps, 5.0, "%s", log_text);
 
-    // The window shows the clip: its blue background in the middle rows, and the overlay.
+    // The window shows the clip: find its blue background on the screen...
     char path[512];
     snprintf(path, sizeof path, "%s/shot.ppm", tmp);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    int w, h, maxv;
-    char line[256];
-    cr_assert_not_null(fgets(line, sizeof line, f));
-    do
-        cr_assert_not_null(fgets(line, sizeof line, f));
-    while (line[0] == '#');
-    cr_assert_eq(sscanf(line, "%d %d", &w, &h), 2);
-    cr_assert_eq(fscanf(f, "%d", &maxv), 1);
-    fgetc(f);
-    unsigned char *px = malloc((size_t)w * h * 3);
-    cr_assert_eq(fread(px, 1, (size_t)w * h * 3, f), (size_t)w * h * 3);
-    fclose(f);
-    long blue = 0, total = 0;
-    for (int y = h / 4; y < 3 * h / 4; y++)
-        for (int x = 0; x < w; x++, total++) {
-            const unsigned char *p = px + ((size_t)y * w + x) * 3;
-            blue += abs(p[0] - 0x30) < 12 && abs(p[1] - 0x50) < 12 && abs(p[2] - 0x70) < 12;
-        }
-    cr_expect_gt(blue, total / 10, "the clip's background is not on the screen");
+    int w, h;
+    unsigned char *px = read_ppm(path, &w, &h);
+    int x0 = w, y0 = h, x1 = -1, y1 = -1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (is_background(px + ((size_t)y * w + x) * 3)) {
+                x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+            }
+    cr_assert(x1 - x0 > 600 && y1 - y0 > 400, "the clip is not on the screen (%d..%d x %d..%d)", x0,
+              x1, y0, y1);
+    // ...and the face in it, processed: it differs from the clip's own face (placed at 220, 140,
+    // 200 px; the window shows the 640x480 frame 1:1), while the background does not.
+    cr_assert_eq(sh("ffmpeg -v error -i %s/clip.mp4 -frames:v 1 %s/frame.ppm", tmp, tmp), 0);
+    snprintf(path, sizeof path, "%s/frame.ppm", tmp);
+    int fw, fh;
+    unsigned char *frame = read_ppm(path, &fw, &fh);
+    double face_diff = 0, back_diff = 0;
+    int n = 0;
+    for (int y = 190; y < 290; y++)
+        for (int x = 270; x < 370; x++, n++)
+            for (int c = 0; c < 3; c++) {
+                face_diff += abs(px[((size_t)(y0 + y) * w + x0 + x) * 3 + c] -
+                                 frame[((size_t)y * fw + x) * 3 + c]);
+                back_diff += abs(px[((size_t)(y0 + y) * w + x0 + x - 200) * 3 + c] -
+                                 frame[((size_t)y * fw + x - 200) * 3 + c]);
+            }
+    face_diff /= 3.0 * n;
+    back_diff /= 3.0 * n;
+    cr_expect_gt(face_diff, 8.0, "the face on the screen looks unprocessed (mean difference %.1f)",
+                 face_diff);
+    cr_expect_lt(back_diff, 3.0, "the background on the screen differs (%.1f)", back_diff);
+    free(frame);
     free(px);
     stop_display();
 }
