@@ -99,7 +99,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(LIB_OBJ)
 # Each test binary runs from the project root so it finds tests/fixtures; the tests that run
 # the command itself take it from AGESHIFT_BIN (the sanitizer build's own copy under SANITIZE=1).
 test: $(TEST_BIN) $(BUILD)/ageshift
-	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; AGESHIFT_BIN=$(BUILD)/ageshift $$t --jobs 2 || fail=1; done; \
+	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp AGESHIFT_BIN=$(BUILD)/ageshift \
+	  $$t --jobs 2 || fail=1; done; \
 	if [ $$fail = 0 ]; then echo "all test suites passed"; else echo "some test suites FAILED"; exit 1; fi
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
