@@ -7,28 +7,14 @@
 #include <sys/wait.h>
 
 #include "core/image_io.h"
+#include "shell.h"
 
 #define MODEL "tests/fixtures/golden_model.safetensors" // a 32 px model converted from .pth
 
 static char out[4096];
+#define run(...) shell_capture(out, sizeof out, __VA_ARGS__)
 
 // Runs a shell command, keeps its stdout+stderr in `out`, returns its exit status.
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static char tmp[] = "/tmp/ageshift-cli-XXXXXX";
 static void make_tmp(void)

@@ -9,28 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "shell.h"
+
 #define MODEL "tests/fixtures/golden_model.safetensors"
 #define DISPLAY_NUM ":89"
 
 static char tmp[] = "/tmp/ageshift-live-XXXXXX";
 static char log_text[8192];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(log_text, 1, sizeof log_text - 1, p);
-    log_text[n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+#define sh(...) shell_capture(log_text, sizeof log_text, __VA_ARGS__)
 
 // A binary PPM (as ImageMagick and ffmpeg write it, comments allowed) into RGB bytes.
 static unsigned char *read_ppm(const char *path, int *w, int *h)

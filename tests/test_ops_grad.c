@@ -100,7 +100,10 @@ Test(grad, conv2d_7x7_nopad_direct)
 {
     check_conv(1, 3, 9, 8, 2, 7, 1, 0);
 }
-Test(grad, conv2d_3x3_nopad_direct_wide) { check_conv(1, 2, 6, 22, 3, 3, 1, 0); }
+Test(grad, conv2d_3x3_nopad_direct_wide)
+{
+    check_conv(1, 2, 6, 22, 3, 3, 1, 0);
+}
 Test(grad, conv2d_7x7_nopad_gemm)
 {
     check_conv(1, 3, 9, 8, 5, 7, 1, 0);

@@ -17,6 +17,7 @@
 #include "core/replay_buffer.h"
 #include "core/safetensors.h"
 #include "core/trainer.h"
+#include "shell.h"
 
 #define FACES "../shared/faces"
 
@@ -258,17 +259,7 @@ Test(run, missing_data_is_an_error_naming_the_folder)
 
 // ---- through the command line: a full disk, and SIGKILL at any moment ----
 
-static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int shell(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+#define shell(...) shell_capture(NULL, 0, __VA_ARGS__)
 
 #define TRAIN_CMD                                                                                  \
     "${AGESHIFT_BIN:-./build/ageshift} train --young %s/young --old %s/old --young-ages 0-150 "    \
