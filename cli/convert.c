@@ -107,6 +107,8 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ageshift convert: the output must not be the input\n");
         return 2;
     }
+    if (check_default_model("convert", fo.model_path))
+        return 1;
     Err err;
     ConvertState st = {.tty = isatty(STDERR_FILENO)};
     if (!(st.filter = ageshift_open(&fo, &err))) {

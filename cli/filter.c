@@ -105,6 +105,8 @@ int cmd_filter(int argc, char **argv)
         fprintf(stderr, "ageshift filter: stdout is a terminal; pipe it into ffmpeg or a file\n");
         return 2;
     }
+    if (check_default_model("filter", fo.model_path))
+        return 1;
     signal(SIGPIPE, SIG_IGN); // a closed downstream is reported as an error, not a crash
 
     int rc = 1;

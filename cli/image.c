@@ -52,6 +52,8 @@ int cmd_image(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (check_default_model("image", fo.model_path))
+        return 1;
     Err err;
     Image img = {0};
     AgeshiftFilter *f = NULL;

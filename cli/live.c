@@ -157,6 +157,8 @@ int cmd_live(int argc, char **argv)
                 "ageshift live: --no-window needs --output: the frames must go somewhere\n");
         return 2;
     }
+    if (check_default_model("live", o.filter.model_path))
+        return 1;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

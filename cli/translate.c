@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/filter_options.h"
 #include "core/image_io.h"
 #include "core/model_file.h"
 
@@ -125,6 +126,8 @@ int cmd_translate(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (check_default_model("translate", model))
+        return 1;
     Err err;
     Translator t = {.out_dir = out_dir};
     AgeDirection dir = strcmp(to, "old") == 0 ? AGE_OLDER : AGE_YOUNGER;
