@@ -208,6 +208,7 @@ int live_run(const LiveOptions *o, LiveStats *stats, Err *err)
     pthread_t cap, flt;
     Slot show = {0};
     const int64_t start = monotonic_us();
+    int64_t first_shown = 0, last_shown = 0; // the steady rate leaves start-up out
     *stats = (LiveStats){0};
 
     for (int d = 0; d < 2; d++) {
@@ -292,6 +293,9 @@ int live_run(const LiveOptions *o, LiveStats *stats, Err *err)
         if (win && a == PREVIEW_SNAPSHOT)
             snapshot(o, &show.aged);
         int64_t now = monotonic_us();
+        if (shown == 0)
+            first_shown = now;
+        last_shown = now;
         if (shown < MAX_LATENCIES)
             latency[shown] = (now - show.time_us) / 1000.0;
         shown++;
@@ -321,13 +325,14 @@ done:
             rc = -1;
         }
         double secs = (monotonic_us() - start) / 1e6;
+        double span = (last_shown - first_shown) / 1e6;
         long n = shown < MAX_LATENCIES ? shown : MAX_LATENCIES;
         qsort(latency, n, sizeof *latency, cmp_double);
         *stats = (LiveStats){l.n_captured,
                              l.n_processed,
                              shown,
                              secs,
-                             shown / (secs > 0 ? secs : 1),
+                             shown > 1 && span > 0 ? (shown - 1) / span : 0,
                              n ? latency[n / 2] : 0,
                              n ? latency[(long)(n * 0.95)] : 0};
     }

@@ -27,7 +27,8 @@ typedef struct {
 
 typedef struct {
     long captured, processed, shown;
-    double seconds, fps;                      // frames shown per second
+    double seconds; // from start to stop
+    double fps;     // frames shown per second, from the first shown to the last
     double latency_median_ms, latency_p95_ms; // capture time to display (or output)
 } LiveStats;
 
