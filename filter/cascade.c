@@ -988,21 +988,30 @@ INLINE static float haar_value(const HaarNode *n, const uint32_t *p)
     return v;
 }
 
+// The Haar window's normalisation: area * sum(v^2) - sum(v)^2 = area^2 * variance, exact in 64
+// bits. As OpenCV 4, a window whose standard deviation is 10 grey levels or less is no face (and
+// not a first-stage rejection: the next position is still looked at); otherwise *inv is
+// 1 / (area * standard deviation), what the features are multiplied by.
+static inline bool haar_window_scale(const Detector *d, const uint32_t *p, const uint32_t *q,
+                                     float *inv)
+{
+    const int32_t *no = d->norm_off;
+    uint32_t s = BOX(p, no[0], no[1], no[2], no[3]);
+    uint32_t s2 = BOX(q, no[0], no[1], no[2], no[3]);
+    int64_t nf = d->norm_area * (int64_t)s2 - (int64_t)s * (int64_t)s;
+    if (nf <= 100 * d->norm_area * d->norm_area)
+        return false;
+    *inv = (float)(1.0 / sqrt((double)nf));
+    return true;
+}
+
 // 1: all stages pass; 0: rejected by the first stage; -1: rejected by a later one.
 static inline int eval_haar(const Detector *d, const uint32_t *p, const uint32_t *q)
 {
     const Cascade *c = d->c;
-    const int32_t *no = d->norm_off;
-    uint32_t s = BOX(p, no[0], no[1], no[2], no[3]);
-    uint32_t s2 = BOX(q, no[0], no[1], no[2], no[3]);
-    // area * sum(v^2) - sum(v)^2 = area^2 * variance, exact in 64 bits. As OpenCV 4, a window
-    // whose standard deviation is 10 grey levels or less is no face (and not a first-stage
-    // rejection: the next position is still looked at); features are divided by
-    // area * standard deviation.
-    int64_t nf = d->norm_area * (int64_t)s2 - (int64_t)s * (int64_t)s;
-    if (nf <= 100 * d->norm_area * d->norm_area)
+    float inv;
+    if (!haar_window_scale(d, p, q, &inv))
         return -1;
-    float inv = (float)(1.0 / sqrt((double)nf));
     const HaarNode *nodes = d->hnodes;
     const CTree *trees = d->trees;
     const float *leaves = c->leaves;
@@ -1070,13 +1079,9 @@ static inline int eval_lbp(const Detector *d, const uint32_t *p)
 static inline int eval_haar_stumps(const Detector *d, const uint32_t *p, const uint32_t *q)
 {
     const Cascade *c = d->c;
-    const int32_t *no = d->norm_off;
-    uint32_t s = BOX(p, no[0], no[1], no[2], no[3]);
-    uint32_t s2 = BOX(q, no[0], no[1], no[2], no[3]);
-    int64_t nf = d->norm_area * (int64_t)s2 - (int64_t)s * (int64_t)s;
-    if (nf <= 100 * d->norm_area * d->norm_area)
+    float inv;
+    if (!haar_window_scale(d, p, q, &inv))
         return -1;
-    const float inv = (float)(1.0 / sqrt((double)nf));
     const HaarNode *n = d->hnodes;
     for (int si = 0; si < c->nstages; si++) {
         float sum = 0;
