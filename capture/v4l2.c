@@ -72,6 +72,17 @@ static int xioctl(const V4l2Sys *sys, int fd, unsigned long req, void *arg)
     return r;
 }
 
+// A descriptor of capture buffer `index`, memory-mapped, as QUERYBUF, QBUF and DQBUF take it.
+static struct v4l2_buffer mmap_buffer(uint32_t index)
+{
+    struct v4l2_buffer b;
+    memset(&b, 0, sizeof b);
+    b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    b.memory = V4L2_MEMORY_MMAP;
+    b.index = index;
+    return b;
+}
+
 // Appends to a NUL-terminated text of capacity cap, truncating silently.
 static void appendf(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -547,11 +558,7 @@ static int start_streaming(V4l2Camera *c, Err *err)
                        req.count, MAX_BUFFERS);
     c->nbuf = req.count;
     for (uint32_t i = 0; i < c->nbuf; i++) {
-        struct v4l2_buffer b;
-        memset(&b, 0, sizeof b);
-        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-        b.memory = V4L2_MEMORY_MMAP;
-        b.index = i;
+        struct v4l2_buffer b = mmap_buffer(i);
         if (xioctl(sys, c->fd, VIDIOC_QUERYBUF, &b) < 0)
             return err_set(err, "%s: cannot query buffer %u: %s", c->path, i, strerror(errno));
         void *p =
@@ -563,11 +570,7 @@ static int start_streaming(V4l2Camera *c, Err *err)
         c->buf[i].length = b.length;
     }
     for (uint32_t i = 0; i < c->nbuf; i++) {
-        struct v4l2_buffer b;
-        memset(&b, 0, sizeof b);
-        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-        b.memory = V4L2_MEMORY_MMAP;
-        b.index = i;
+        struct v4l2_buffer b = mmap_buffer(i);
         if (xioctl(sys, c->fd, VIDIOC_QBUF, &b) < 0)
             return err_set(err, "%s: cannot queue buffer %u: %s", c->path, i, strerror(errno));
     }
@@ -675,11 +678,7 @@ int v4l2_camera_next(V4l2Camera *c, int timeout_ms, const uint8_t **data, size_t
     *len = 0;
     const V4l2Sys *sys = c->sys;
     if (c->held >= 0) { // give the previous frame's buffer back to the driver
-        struct v4l2_buffer b;
-        memset(&b, 0, sizeof b);
-        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-        b.memory = V4L2_MEMORY_MMAP;
-        b.index = (uint32_t)c->held;
+        struct v4l2_buffer b = mmap_buffer((uint32_t)c->held);
         if (xioctl(sys, c->fd, VIDIOC_QBUF, &b) < 0) {
             int e = errno;
             if (e == ENODEV || e == EIO)
@@ -707,10 +706,7 @@ int v4l2_camera_next(V4l2Camera *c, int timeout_ms, const uint8_t **data, size_t
         if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
             return unplugged_msg(err, c->path);
 
-        struct v4l2_buffer b;
-        memset(&b, 0, sizeof b);
-        b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-        b.memory = V4L2_MEMORY_MMAP;
+        struct v4l2_buffer b = mmap_buffer(0);
         if (xioctl(sys, c->fd, VIDIOC_DQBUF, &b) < 0) {
             int e = errno;
             if (e == EAGAIN) {
