@@ -1,5 +1,6 @@
 # ageshift — build, test, bench, install.
 #   make            build ./ageshift (installs missing Debian packages first, when run as root)
+#   make demo       build, then age the sample clip both ways into out/
 #   make test       build and run the Criterion tests
 #   make bench      speed of the core (against PyTorch when python3-torch is installed), the
 #                   face detector and the filter
@@ -52,7 +53,7 @@ STAMP = $(BUILD)/.deps-ok
 # Test objects are kept, so a rebuild only compiles what changed.
 .SECONDARY:
 
-.PHONY: all deps deps-bench test bench install uninstall clean
+.PHONY: all deps deps-bench demo test bench install uninstall clean
 all: ageshift
 
 # Installs the Debian packages that are missing (needs root; otherwise says what to install).
@@ -107,6 +108,9 @@ test: $(TEST_BIN) $(BUILD)/ageshift
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+
+demo: ageshift
+	tools/demo.sh
 
 bench: $(BENCH_BIN) deps-bench
 	bench/run.sh $(BUILD)/bench
