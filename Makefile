@@ -15,7 +15,7 @@ ARCH ?= native
 DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libxml2-dev opencv-data \
             libsdl2-dev ffmpeg procps xvfb x11-apps imagemagick
-DEB_BENCH = python3-torch
+DEB_BENCH = python3-torch time
 PKGS = openblas jansson libavformat libavcodec libswscale libavutil libxml-2.0 sdl2
 
 ifeq ($(SANITIZE),1)
@@ -69,11 +69,11 @@ $(STAMP):
 	@mkdir -p $(BUILD) && touch $@
 
 # python3-torch is only needed to compare against PyTorch in `make bench` and to regenerate
-# the golden fixtures; it is large, so only bench asks for it.
+# the golden fixtures; it is large, so only bench asks for it (and for GNU time, for peak memory).
 deps-bench:
 	@dpkg -s $(DEB_BENCH) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BENCH) || \
-	  echo "python3-torch not installed: PyTorch will not be measured"; }
+	  echo "could not install $(DEB_BENCH): PyTorch or peak memory will not be measured"; }
 
 # Copied then renamed, so a running ./ageshift (a long training run) does not block the build.
 ageshift: $(BUILD)/ageshift

@@ -1,7 +1,7 @@
 // make bench: the core's speed on the seed's networks. Prints one tab-separated row per
 // generator configuration: impl size blocks ngf params macs infer_ms train_s
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
-// generators and both discriminators (ndf 64), the seed's losses, batch 1, median).
+// generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,7 @@ static void fill(float *x, size_t n, uint64_t seed)
         x[i] = rng_range(&r, -1.0f, 1.0f);
 }
 
-static int bench_config(Pool *pool, int size, int blocks, int ngf, bool train, int runs)
+static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool train, int runs)
 {
     Err err;
     Net g = {0};
@@ -68,7 +68,7 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, bool train, i
     double train_s = -1.0;
     if (train) {
         CycleGanConfig cfg = {.gen = {ngf, blocks},
-                              .ndf = 64,
+                              .ndf = ndf,
                               .size = size,
                               .batch = 1,
                               CYCLEGAN_SEED_LOSS_WEIGHTS,
@@ -117,9 +117,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "ageshift core: %s per pool thread, %d pool threads\n", blas,
             pool_threads(pool));
     int rc = 0;
-    rc |= bench_config(pool, 128, 6, 32, true, 15);
-    rc |= bench_config(pool, 64, 6, 32, true, 25);
-    rc |= bench_config(pool, 256, 9, 64, false, 7);
+    rc |= bench_config(pool, 128, 6, 16, 32, true, 15); // the default model (samples/)
+    rc |= bench_config(pool, 128, 6, 32, 64, true, 15);
+    rc |= bench_config(pool, 64, 6, 32, 64, true, 25);
+    rc |= bench_config(pool, 256, 9, 64, 64, false, 7);
     pool_free(pool);
     return rc;
 }

@@ -35,8 +35,28 @@ awk -F'\t' '
     }' "$theirs" "$ours"
 echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
-echo "generators, two discriminators with ndf 64, the seed's losses, batch 1), median."
+echo "generators, two discriminators with ndf 64 (ndf 32 for 128/6/16, the default model's"
+echo "architecture), the seed's losses, batch 1), median."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
+
+root=$(cd "$here/.." && pwd)
+peak_kb() { /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null 2>&1 && cat "$1"; }
+echo
+echo "== peak memory (max RSS): ageshift convert on the sample clip, 1x and 4x as long"
+if [ -f "$root/samples/model.safetensors" ] && [ -x /usr/bin/time ]; then
+    mem=$(mktemp -d)
+    ffmpeg -v error -stream_loop 3 -i "$root/samples/astronaut.mp4" -c copy "$mem/long.mp4"
+    for clip in "$root/samples/astronaut.mp4" "$mem/long.mp4"; do
+        frames=$(ffprobe -v error -count_packets -select_streams v:0 \
+            -show_entries stream=nb_read_packets -of csv=p=0 "$clip")
+        kb=$(peak_kb "$mem/rss" "$bin/../ageshift" convert -i "$clip" -o "$mem/out.mp4" --to old \
+            --model "$root/samples/model.safetensors")
+        awk -v f="$frames" -v kb="$kb" 'BEGIN { printf "%5d frames: %6.1f MiB\n", f, kb / 1024 }'
+    done
+    rm -rf "$mem"
+else
+    echo "no samples/model.safetensors or no /usr/bin/time: not measured"
+fi
 
 faces=$(cd "$here/.." && pwd)/../shared/faces
 if [ ! -d "$faces" ]; then
@@ -71,4 +91,12 @@ if command -v Xvfb >/dev/null; then
     pkill -f "Xvfb :88" || true
 else
     echo "Xvfb is not installed: the live pipeline is not measured"
+fi
+
+echo
+echo "== peak memory (max RSS): 30 training iterations at the default model's architecture"
+if [ -x /usr/bin/time ]; then
+    kb=$(peak_kb "$work/rss" "$bin/../ageshift" train --young "$faces/young" --old "$faces/old" \
+        --out "$work/run" --size 128 --ngf 16 --ndf 32 --max-iterations 30)
+    awk -v kb="$kb" 'BEGIN { printf "train 128/6/16, ndf 32: %.1f MiB\n", kb / 1024 }'
 fi

@@ -30,9 +30,9 @@ class SeedStep:
     """One iteration of aitorzip/PyTorch-CycleGAN's train loop, batch 1, buffers skipped
     (they cost nothing measurable)."""
 
-    def __init__(self, size, blocks, ngf):
+    def __init__(self, size, blocks, ngf, ndf):
         self.G_A2B, self.G_B2A = Generator(ngf, blocks), Generator(ngf, blocks)
-        self.D_A, self.D_B = Discriminator(64), Discriminator(64)
+        self.D_A, self.D_B = Discriminator(ndf), Discriminator(ndf)
         for net in (self.G_A2B, self.G_B2A, self.D_A, self.D_B):
             net.apply(weights_init_normal)
         betas = (0.5, 0.999)
@@ -61,7 +61,7 @@ class SeedStep:
             opt.step()
 
 
-def bench(size, blocks, ngf, train, runs):
+def bench(size, blocks, ngf, ndf, train, runs):
     torch.manual_seed(0)
     G = Generator(ngf, blocks)
     G.apply(weights_init_normal)
@@ -72,7 +72,7 @@ def bench(size, blocks, ngf, train, runs):
         infer = timed(lambda: G(x), runs)
     train_s = -1.0
     if train:
-        train_s = timed(SeedStep(size, blocks, ngf), min(runs, 5), warmup=1)
+        train_s = timed(SeedStep(size, blocks, ngf, ndf), min(runs, 5), warmup=1)
     print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f" % (size, blocks, ngf, params, infer * 1e3, train_s),
           flush=True)
 
@@ -82,9 +82,10 @@ def main():
     print("pytorch %s: %d threads, mkldnn %s, %s" % (
         torch.__version__, torch.get_num_threads(), torch.backends.mkldnn.is_available(),
         os.environ.get("OPENBLAS_CORETYPE", "OpenBLAS default kernel")), file=sys.stderr)
-    bench(128, 6, 32, True, 15)
-    bench(64, 6, 32, True, 25)
-    bench(256, 9, 64, False, 7)
+    bench(128, 6, 16, 32, True, 15)  # the default model (samples/)
+    bench(128, 6, 32, 64, True, 15)
+    bench(64, 6, 32, 64, True, 25)
+    bench(256, 9, 64, 64, False, 7)
 
 
 if __name__ == "__main__":
