@@ -47,6 +47,7 @@ static void usage(FILE *out, const TrainConfig *d)
             "run:\n"
             "  --out DIR               the run folder (created)\n"
             "  --resume DIR            continue the run in DIR with its saved settings\n"
+            "                          (--epochs, --decay-epoch given with it lengthen the run)\n"
             "  --checkpoint-every N    iterations between checkpoints (default %ld)\n"
             "  --max-iterations N      stop, with a checkpoint, after N iterations in all\n"
             "  --samples N             test faces per domain in the sample grids (default %d)\n"
@@ -155,7 +156,7 @@ int cmd_train(int argc, char **argv)
                                          {"threads", 1, 0, O_THREADS},
                                          {"help", 0, 0, O_HELP},
                                          {0, 0, 0, 0}};
-    bool decay_given = false;
+    bool epochs_given = false, decay_given = false;
     int c;
     long v;
     double x;
@@ -175,7 +176,10 @@ int cmd_train(int argc, char **argv)
         case O_NGF: bad = arg_int(name, optarg, 1, 1024, &v), cfg.ngf = (int)v; break;
         case O_BLOCKS: bad = arg_int(name, optarg, 0, 64, &v), cfg.n_blocks = (int)v; break;
         case O_NDF: bad = arg_int(name, optarg, 1, 1024, &v), cfg.ndf = (int)v; break;
-        case O_EPOCHS: bad = arg_int(name, optarg, 1, 1000000, &v), cfg.epochs = (int)v; break;
+        case O_EPOCHS:
+            bad = arg_int(name, optarg, 1, 1000000, &v), cfg.epochs = (int)v;
+            epochs_given = true;
+            break;
         case O_DECAY:
             bad = arg_int(name, optarg, 0, 1000000, &v), cfg.decay_epoch = (int)v;
             decay_given = true;
@@ -216,6 +220,10 @@ int cmd_train(int argc, char **argv)
     } else if (out && strcmp(out, resume) != 0) {
         fprintf(stderr, "ageshift train: --resume continues in its own folder; drop --out\n");
         return 2;
+    } else {
+        // Only a schedule given now replaces the saved one.
+        cfg.epochs = epochs_given ? cfg.epochs : 0;
+        cfg.decay_epoch = decay_given ? cfg.decay_epoch : -1;
     }
     cfg.data.seed = cfg.seed;
 

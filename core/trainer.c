@@ -676,6 +676,10 @@ static int resume_from(Run *r, const char *dir, const TrainConfig *given, Err *e
         goto done;
     r->cfg.threads = given->threads;
     r->cfg.max_iterations = given->max_iterations;
+    if (given->epochs > 0)
+        r->cfg.epochs = given->epochs;
+    if (given->decay_epoch >= 0)
+        r->cfg.decay_epoch = given->decay_epoch;
     if (setup(r, err))
         goto done;
     if (get_long(f, "n_young_train", 0, 1L << 30, &n_young, err) ||
@@ -812,7 +816,14 @@ int train_run(const TrainConfig *cfg, const char *out_dir, bool resume, const Tr
         if (setup(&r, err))
             goto done;
     }
-    if (start_loader(&r, err) || open_csv(&r, resume, err))
+    if (start_loader(&r, err))
+        goto done;
+    if (r.iteration > r.per_epoch * r.cfg.epochs) {
+        err_set(err, "%s is already at iteration %ld, beyond %d epochs of %ld; give more",
+                out_dir, r.iteration, r.cfg.epochs, r.per_epoch);
+        goto done;
+    }
+    if (open_csv(&r, resume, err))
         goto done;
     rc = train_loop(&r, err); // the last epoch's end wrote the final checkpoint and plots
 done:

@@ -19,7 +19,9 @@
 typedef struct {
     DatasetSpec data;
     int size, ngf, n_blocks, ndf, batch;
-    int epochs, decay_epoch; // linear decay of the learning rate to 0 from decay_epoch on
+    int epochs, decay_epoch; // linear decay of the learning rate to 0 from decay_epoch on;
+                             // on resume, epochs > 0 and decay_epoch >= 0 replace the saved
+                             // ones (to lengthen a run), others keep them
     float lr;
     uint64_t seed;
     long checkpoint_every; // iterations

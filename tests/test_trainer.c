@@ -223,6 +223,28 @@ Test(run, a_finished_run_leaves_every_file)
     cr_expect_eq(train("full", 0, true, &err), TRAIN_DONE, "%s", err.msg);
 }
 
+Test(run, a_finished_run_can_be_lengthened_on_resume)
+{
+    Err err = {0};
+    cr_assert_eq(train("longer", 0, false, &err), TRAIN_DONE, "%s", err.msg);
+    TrainConfig c = tiny_config();
+    c.epochs = 3, c.decay_epoch = 2;
+    char dir[512], path[512];
+    snprintf(dir, sizeof dir, "%s/longer", tmp);
+    cr_assert_eq(train_run(&c, dir, true, NULL, &err), TRAIN_DONE, "%s", err.msg);
+    out_path(path, sizeof path, "longer", "checkpoint.safetensors");
+    cr_expect_eq(checkpoint_iteration(path), 24);
+    StFile *f = st_open(path, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    cr_expect_str_eq(st_meta(f, "epochs"), "3");
+    cr_expect_str_eq(st_meta(f, "decay_epoch"), "2");
+    st_close(f);
+    // Fewer epochs than already trained is refused, naming the run.
+    c.epochs = 1;
+    cr_expect_eq(train_run(&c, dir, true, NULL, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "beyond 1 epochs"), "%s", err.msg);
+}
+
 Test(run, refuses_to_overwrite_a_run_and_to_resume_nothing)
 {
     Err err = {0};
