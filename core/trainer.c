@@ -819,8 +819,8 @@ int train_run(const TrainConfig *cfg, const char *out_dir, bool resume, const Tr
     if (start_loader(&r, err))
         goto done;
     if (r.iteration > r.per_epoch * r.cfg.epochs) {
-        err_set(err, "%s is already at iteration %ld, beyond %d epochs of %ld; give more",
-                out_dir, r.iteration, r.cfg.epochs, r.per_epoch);
+        err_set(err, "%s is already at iteration %ld, beyond %d epochs of %ld; give more", out_dir,
+                r.iteration, r.cfg.epochs, r.per_epoch);
         goto done;
     }
     if (open_csv(&r, resume, err))
