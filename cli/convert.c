@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/filter_options.h"
 #include "filter/transcode.h"
 
@@ -64,7 +65,7 @@ static void warning(void *ctx, const char *msg)
 int cmd_convert(int argc, char **argv)
 {
     AgeshiftOptions fo = ageshift_options_default();
-    fo.model_path = DEFAULT_MODEL;
+    fo.model_path = NULL; // the default model, found after the options
     TranscodeOptions to = transcode_options_default();
     const char *in = NULL, *out = NULL;
     bool direction_given = false;
@@ -107,7 +108,7 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ageshift convert: the output must not be the input\n");
         return 2;
     }
-    if (check_default_model("convert", fo.model_path))
+    if (!(fo.model_path = model_or_default("convert", fo.model_path)))
         return 1;
     Err err;
     ConvertState st = {.tty = isatty(STDERR_FILENO)};

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/filter_options.h"
 #include "filter/y4m.h"
 
@@ -50,7 +51,7 @@ static void wrap(const Frame *in, const StreamInfo *info, AVFrame *av)
 int cmd_filter(int argc, char **argv)
 {
     AgeshiftOptions fo = ageshift_options_default();
-    fo.model_path = DEFAULT_MODEL;
+    fo.model_path = NULL; // the default model, found after the options
     bool direction_given = false, raw = false;
     int w = 0, h = 0, fps_num = 25, fps_den = 1;
     PixFmt fmt = PIXFMT_YUV420P;
@@ -105,7 +106,7 @@ int cmd_filter(int argc, char **argv)
         fprintf(stderr, "ageshift filter: stdout is a terminal; pipe it into ffmpeg or a file\n");
         return 2;
     }
-    if (check_default_model("filter", fo.model_path))
+    if (!(fo.model_path = model_or_default("filter", fo.model_path)))
         return 1;
     signal(SIGPIPE, SIG_IGN); // a closed downstream is reported as an error, not a crash
 

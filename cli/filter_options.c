@@ -1,7 +1,6 @@
 #include "cli/filter_options.h"
 
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -71,15 +70,4 @@ int filter_option(AgeshiftOptions *o, int c, const char *arg, bool *direction_gi
         return 1;
     default: return 0;
     }
-}
-
-int check_default_model(const char *command, const char *model_path)
-{
-    if (strcmp(model_path, DEFAULT_MODEL) != 0 || access(model_path, R_OK) == 0)
-        return 0;
-    fprintf(stderr,
-            "ageshift %s: no default model here (%s); give one with --model FILE, e.g. the\n"
-            "model.safetensors of a run of ageshift train\n",
-            command, DEFAULT_MODEL);
-    return -1;
 }

@@ -20,7 +20,4 @@ void filter_options_help(FILE *out);
 // value (after printing why).
 int filter_option(AgeshiftOptions *o, int c, const char *arg, bool *direction_given);
 
-// When no --model was given and the default model is not there, says what to do and returns -1.
-int check_default_model(const char *command, const char *model_path);
-
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/filter_options.h"
 #include "core/image_io.h"
 
@@ -21,7 +22,7 @@ static void usage(FILE *out)
 int cmd_image(int argc, char **argv)
 {
     AgeshiftOptions fo = ageshift_options_default();
-    fo.model_path = DEFAULT_MODEL;
+    fo.model_path = NULL; // the default model, found after the options
     fo.detect_every = 1;
     fo.min_face = 24;
     fo.still = true;
@@ -52,7 +53,7 @@ int cmd_image(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (check_default_model("image", fo.model_path))
+    if (!(fo.model_path = model_or_default("image", fo.model_path)))
         return 1;
     Err err;
     Image img = {0};

@@ -9,6 +9,7 @@
 #include "capture/v4l2.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/filter_options.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -65,7 +66,7 @@ int cmd_live(int argc, char **argv)
                      .message = on_message,
                      .stop = &stop_signal};
     o.filter = ageshift_options_default();
-    o.filter.model_path = DEFAULT_MODEL;
+    o.filter.model_path = NULL; // the default model, found after the options
     bool direction_given = false, list = false;
     enum {
         O_DEVICE = 300,
@@ -157,7 +158,7 @@ int cmd_live(int argc, char **argv)
                 "ageshift live: --no-window needs --output: the frames must go somewhere\n");
         return 2;
     }
-    if (check_default_model("live", o.filter.model_path))
+    if (!(o.filter.model_path = model_or_default("live", o.filter.model_path)))
         return 1;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/filter_options.h"
 #include "core/image_io.h"
 #include "core/model_file.h"
@@ -95,7 +96,7 @@ static void translate_dir(Translator *t, const char *dir)
 
 int cmd_translate(int argc, char **argv)
 {
-    const char *model = DEFAULT_MODEL, *to = NULL, *out_dir = NULL;
+    const char *model = NULL, *to = NULL, *out_dir = NULL;
     int threads = 0;
     static const struct option opts[] = {{"out", 1, 0, 'o'},   {"to", 1, 0, 't'},
                                          {"model", 1, 0, 'm'}, {"threads", 1, 0, 'j'},
@@ -126,7 +127,7 @@ int cmd_translate(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (check_default_model("translate", model))
+    if (!(model = model_or_default("translate", model)))
         return 1;
     Err err;
     Translator t = {.out_dir = out_dir};

@@ -90,3 +90,25 @@ Test(cli, translate_reports_bad_input)
             tmp, MODEL),
         2);
 }
+
+Test(cli, default_model_is_found_beside_the_executable)
+{
+    // A copy of the command in a folder of its own, run from another folder.
+    cr_assert_eq(run("mkdir -p %s/bin %s/elsewhere && cp ${AGESHIFT_BIN:-./build/ageshift} "
+                     "%s/bin/ageshift && f=$(ls ../shared/faces/young | head -n 1) && "
+                     "cp ../shared/faces/young/$f %s/elsewhere/face.jpg",
+                     tmp, tmp, tmp, tmp),
+                 0, "%s", out);
+    if (run("test -e /usr/local/share/ageshift/model.safetensors") != 0) {
+        cr_expect_eq(
+            run("cd %s/elsewhere && ../bin/ageshift translate face.jpg -o out --to old", tmp), 1);
+        cr_expect_not_null(strstr(out, "no default model"), "%s", out);
+        cr_expect_not_null(strstr(out, "--model FILE"), "%s", out);
+    }
+    cr_assert_eq(
+        run("mkdir -p %s/bin/samples && cp %s %s/bin/samples/model.safetensors", tmp, MODEL, tmp),
+        0);
+    cr_expect_eq(run("cd %s/elsewhere && ../bin/ageshift translate face.jpg -o out --to old", tmp),
+                 0, "%s", out);
+    cr_expect_eq(run("test -s %s/elsewhere/out/face.jpg", tmp), 0);
+}
