@@ -104,6 +104,16 @@ static int parse_age(const char *s, char end)
     return n > 0 && s[n] == end ? age : -1;
 }
 
+int dataset_utkface_age(const char *filename)
+{
+    return filename && has_image_ext(filename) ? parse_age(filename, '_') : -1;
+}
+
+int dataset_kaggle_folder_age(const char *dirname)
+{
+    return dirname ? parse_age(dirname, '\0') : -1;
+}
+
 static char *join_path(const char *dir, const char *name)
 {
     size_t dl = strlen(dir), nl = strlen(name);
@@ -225,7 +235,7 @@ static int scan_folder(Domain *dom, const char *dir, DatasetWarn warn, void *ctx
             warnf(warn, ctx, "skipping %s: not an image (.jpg, .jpeg or .png)", path);
             free(path);
         } else {
-            int age = parse_age(names[i], '_');
+            int age = dataset_utkface_age(names[i]);
             if (in_range(dom, age)) {
                 rc = list_push(&dom->found, path, age, err);
             } else {
@@ -263,9 +273,9 @@ static int scan_root(Domain *doms, const char *root, DatasetWarn warn, void *ctx
             free_names(names, n);
             return err_set(err, "out of memory");
         }
-        if (parse_age(names[i], '\0') >= 0 && is_dir(path))
+        if (dataset_kaggle_folder_age(names[i]) >= 0 && is_dir(path))
             kaggle = true;
-        else if (parse_age(names[i], '_') >= 0 && has_image_ext(names[i]) && !is_dir(path))
+        else if (dataset_utkface_age(names[i]) >= 0 && !is_dir(path))
             utk = true;
         free(path);
     }
@@ -287,7 +297,7 @@ static int scan_root(Domain *doms, const char *root, DatasetWarn warn, void *ctx
         }
         bool dir = is_dir(path);
         if (kaggle) {
-            int age = parse_age(names[i], '\0');
+            int age = dataset_kaggle_folder_age(names[i]);
             if (age < 0 || !dir) {
                 warnf(warn, ctx, "skipping %s: not an age folder (001 ... 110)", path);
                 free(path);
@@ -314,7 +324,7 @@ static int scan_root(Domain *doms, const char *root, DatasetWarn warn, void *ctx
             free_names(files, nf);
             free(path);
         } else {
-            int age = parse_age(names[i], '_');
+            int age = dataset_utkface_age(names[i]);
             if (dir) {
                 warnf(warn, ctx, "skipping %s: a folder (folders are not searched)", path);
                 free(path);

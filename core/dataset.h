@@ -30,6 +30,13 @@ typedef struct {
     double test_fraction; // the seed: 0.2
 } DatasetSpec;
 
+// The age in a UTKFace file name ("26_1_0_20170116230000000.jpg.chip.jpg" is 26): 1 to 3
+// digits then '_', in a name ending in .jpg, .jpeg or .png (any case); -1 for any other name.
+int dataset_utkface_age(const char *filename);
+// The age of a Kaggle facial-age folder ("001" ... "110"): 1 to 3 digits and nothing else;
+// -1 for any other name.
+int dataset_kaggle_folder_age(const char *dirname);
+
 typedef struct {
     ImageList train, test;
 } DomainSplit;

@@ -397,6 +397,38 @@ Test(dataset, root_of_neither_layout_is_an_error, .init = setup_root, .fini = te
 }
 
 // ---------------------------------------------------------------------------------------------
+// Ages from names
+
+Test(dataset, utkface_age_from_file_names)
+{
+    cr_expect_eq(dataset_utkface_age("26_1_0_20170116230000000.jpg.chip.jpg"), 26);
+    cr_expect_eq(dataset_utkface_age("1_0_0_20161219140623097.jpg.chip.jpg"), 1);
+    cr_expect_eq(dataset_utkface_age("116_1_0_20170120134921760.jpg.chip.jpg"), 116);
+    cr_expect_eq(dataset_utkface_age("0_x.PNG"), 0);
+    cr_expect_eq(dataset_utkface_age("45_0.jpeg"), 45);
+    cr_expect_eq(dataset_utkface_age("1000_1_0_2017.jpg"), -1, "four digits");
+    cr_expect_eq(dataset_utkface_age("26_1_0_2017.txt"), -1, "not an image");
+    cr_expect_eq(dataset_utkface_age("26.jpg"), -1, "no '_' after the age");
+    cr_expect_eq(dataset_utkface_age("_26.jpg"), -1);
+    cr_expect_eq(dataset_utkface_age("a26_1.jpg"), -1);
+    cr_expect_eq(dataset_utkface_age(".jpg"), -1);
+    cr_expect_eq(dataset_utkface_age(""), -1);
+    cr_expect_eq(dataset_utkface_age(NULL), -1);
+}
+
+Test(dataset, kaggle_age_from_folder_names)
+{
+    cr_expect_eq(dataset_kaggle_folder_age("001"), 1);
+    cr_expect_eq(dataset_kaggle_folder_age("110"), 110);
+    cr_expect_eq(dataset_kaggle_folder_age("7"), 7);
+    cr_expect_eq(dataset_kaggle_folder_age("0001"), -1, "four digits");
+    cr_expect_eq(dataset_kaggle_folder_age("01a"), -1);
+    cr_expect_eq(dataset_kaggle_folder_age("01_"), -1);
+    cr_expect_eq(dataset_kaggle_folder_age(""), -1);
+    cr_expect_eq(dataset_kaggle_folder_age(NULL), -1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The split
 
 // Sorted basenames of a list, joined.
