@@ -323,6 +323,10 @@ static int parse_file(StFile *f, Err *err)
     if (hlen > f->size - 8)
         return err_set(err, "%s: header length %llu is beyond the file size %zu", path,
                        (unsigned long long)hlen, f->size);
+    // Checked before jansson builds a tree that takes several times the header's size.
+    if (hlen > ST_MAX_HEADER)
+        return err_set(err, "%s: header length %llu is over the %d bytes a header may have", path,
+                       (unsigned long long)hlen, ST_MAX_HEADER);
 
     json_error_t je;
     // Duplicate keys would make two tensors share a name; jansson can refuse them for us.
@@ -335,8 +339,10 @@ static int parse_file(StFile *f, Err *err)
 
     size_t data_size = f->size - 8 - (size_t)hlen;
     size_t nkeys = json_object_size(f->root);
-    if (nkeys > INT_MAX)
-        return err_set(err, "%s: too many tensors (%zu)", path, nkeys);
+    size_t ntensors = nkeys - (json_object_get(f->root, META_KEY) != NULL);
+    if (ntensors > ST_MAX_TENSORS)
+        return err_set(err, "%s: %zu tensors, over the %d a file may have", path, ntensors,
+                       ST_MAX_TENSORS);
     f->tensors = calloc(nkeys ? nkeys : 1, sizeof *f->tensors);
     Span *sp = calloc(nkeys ? nkeys : 1, sizeof *sp);
     if (!f->tensors || !sp) {
@@ -549,6 +555,8 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
         return err_set(err, "tensor '%s': the name is reserved for metadata", name);
     if (json_object_get(w->entries, name))
         return err_set(err, "tensor '%s': added twice", name);
+    if (w->count >= ST_MAX_TENSORS) // st_open would refuse the file
+        return err_set(err, "tensor '%s': a file holds at most %d tensors", name, ST_MAX_TENSORS);
     if (ndim < 0 || ndim > ST_MAX_DIMS)
         return err_set(err, "tensor '%s': %d dimensions, expected 0 to %d", name, ndim,
                        ST_MAX_DIMS);

@@ -10,6 +10,11 @@
 #include "err.h"
 
 #define ST_MAX_DIMS 8
+// Limits on what a file may claim, checked before the memory it would take is allocated: the
+// JSON header (the bound Hugging Face's own reader has) and the number of tensors (our largest
+// checkpoint holds about a thousand).
+#define ST_MAX_HEADER 100000000
+#define ST_MAX_TENSORS 100000
 
 typedef enum { ST_F32, ST_F16 } StDtype;
 
@@ -26,10 +31,11 @@ typedef struct {
 typedef struct StFile StFile;
 
 // Reads and validates the whole file. Refuses, with a message naming the file and the
-// problem: a file shorter than 8 bytes, a header length beyond the file, invalid JSON, a
-// header that is not an object, a tensor entry without dtype/shape/data_offsets, a dtype
-// other than F32/F16, offsets out of range, inconsistent with the shape, or overlapping,
-// and a __metadata__ that is not an object of strings.
+// problem: a file shorter than 8 bytes, a header length beyond the file or over ST_MAX_HEADER,
+// invalid JSON, a header that is not an object, more than ST_MAX_TENSORS tensors, a tensor
+// entry without dtype/shape/data_offsets, a dtype other than F32/F16, offsets out of range,
+// inconsistent with the shape, or overlapping, and a __metadata__ that is not an object of
+// strings.
 StFile *st_open(const char *path, Err *err);
 void st_close(StFile *f); // st_close(NULL) is a no-op
 
@@ -50,7 +56,7 @@ typedef struct StWriter StWriter;
 
 StWriter *st_writer_create(void);
 void st_writer_free(StWriter *w); // NULL is a no-op
-// The data is copied when added, so the caller may reuse its buffer.
+// The data is copied when added, so the caller may reuse its buffer. At most ST_MAX_TENSORS.
 int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *shape,
                       const float *data, Err *err);
 int st_writer_meta(StWriter *w, const char *key, const char *value, Err *err);

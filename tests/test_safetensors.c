@@ -478,6 +478,50 @@ Test(safetensors, shape_overflow)
     expect_refused(path, "too large (size overflows)");
 }
 
+// A header length over ST_MAX_HEADER is refused before the JSON is parsed. The file is sparse:
+// 100 MB of zeros that take no disk.
+Test(safetensors, header_over_the_limit)
+{
+    char *path = path_in_dir("huge_header.safetensors");
+    uint64_t hlen = ST_MAX_HEADER + 1ull;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)(hlen >> (8 * i));
+    write_file(path, len8, 8);
+    cr_assert_eq(truncate(path, (off_t)(8 + hlen)), 0, "truncate: %s", strerror(errno));
+    expect_refused(path, "header length 100000001 is over the 100000000 bytes a header may have");
+}
+
+// More than ST_MAX_TENSORS entries (empty tensors, so the file stays small).
+Test(safetensors, too_many_tensors)
+{
+    size_t n = ST_MAX_TENSORS + 1, cap = 64 * n + 64, len = 0;
+    char *json = malloc(cap);
+    cr_assert_not_null(json);
+    len += (size_t)snprintf(json + len, cap - len, "{\"__metadata__\":{}");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(
+            json + len, cap - len,
+            ",\"t%zu\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}", i);
+    snprintf(json + len, cap - len, "}");
+    char *path = make_st("many.safetensors", json, NULL, 0);
+    free(json);
+    expect_refused(path, "100001 tensors, over the 100000 a file may have");
+
+    // The writer will not make such a file either.
+    StWriter *w = st_writer_create();
+    Err err;
+    const float x = 1;
+    char name[32];
+    for (int i = 0; i < ST_MAX_TENSORS; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        cr_assert_eq(st_writer_add_f32(w, name, 0, NULL, &x, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(st_writer_add_f32(w, "one_more", 0, NULL, &x, &err), -1);
+    cr_assert_not_null(strstr(err.msg, "at most 100000 tensors"), "%s", err.msg);
+    st_writer_free(w);
+}
+
 Test(safetensors, offsets_out_of_range)
 {
     char *path =
