@@ -12,6 +12,10 @@ int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *
 // not match the network's architecture, and NaN/Inf values, naming file and tensor.
 int checkpoint_load_params(const StFile *f, Net *net, const char *prefix, Err *err);
 
+// Checks that f holds every parameter of ps under prefix, shaped as the architecture needs,
+// without reading a value: a loader can refuse a file before allocating the parameters.
+int checkpoint_check_params(const StFile *f, const ParamSet *ps, const char *prefix, Err *err);
+
 // The same for any buffer laid out like the parameters (the Adam moments ps->m, ps->v).
 int checkpoint_add_buffer(StWriter *w, const ParamSet *ps, const float *base, const char *prefix,
                           Err *err);

@@ -117,10 +117,14 @@ int model_file_load(const char *path, AgeDirection dir, Net *net, GeneratorArch 
         err_set(err, "%s: metadata '%s.size' is %d, not a multiple of 4", path, p, a.size);
         goto done;
     }
-    if (generator_build(net, a.gen, err))
+    // The parameters are allocated only once the file is known to hold them all: a 9 KB file
+    // whose metadata claimed ngf 1024 and 64 blocks had the loader ask for 78 GB (found by
+    // fuzzing).
+    if (generator_declare(net, a.gen, err))
         goto done;
     snprintf(prefix, sizeof prefix, "%s.", p);
-    if (checkpoint_load_params(f, net, prefix, err)) {
+    if (checkpoint_check_params(f, &net->params, prefix, err) ||
+        paramset_alloc(&net->params, err) || checkpoint_load_params(f, net, prefix, err)) {
         net_free(net);
         goto done;
     }

@@ -44,6 +44,17 @@ static int add_simple(Net *net, LayerKind kind, int pad, Err *err)
 
 int generator_build(Net *net, GeneratorConfig cfg, Err *err)
 {
+    if (generator_declare(net, cfg, err))
+        return -1;
+    if (paramset_alloc(&net->params, err)) {
+        net_free(net);
+        return -1;
+    }
+    return 0;
+}
+
+int generator_declare(Net *net, GeneratorConfig cfg, Err *err)
+{
     const int ngf = cfg.ngf;
     char m[PARAM_NAME_MAX];
     if (ngf < 1 || cfg.n_blocks < 0 || ngf > 4096 || cfg.n_blocks > 64)
@@ -88,7 +99,7 @@ int generator_build(Net *net, GeneratorConfig cfg, Err *err)
     snprintf(m, sizeof m, "model.%d", module + 7);
     TRY(add_conv(net, m, LAYER_CONV, ngf, 3, 7, 1, 0, 0, err));
     TRY(add_simple(net, LAYER_TANH, 0, err));
-    return paramset_alloc(&net->params, err);
+    return 0;
 fail:
     net_free(net);
     return -1;

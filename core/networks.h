@@ -16,6 +16,10 @@ typedef struct {
 // IN, ReLU; n_blocks residual blocks; two transposed convs halving the channels with IN, ReLU;
 // ReflectionPad 3, conv 7x7 (ngf->3), tanh. Image sides must be multiples of 4.
 int generator_build(Net *net, GeneratorConfig cfg, Err *err);
+// generator_build without the parameters' memory: the layers and the parameters' names and
+// shapes only (paramset_alloc allocates them), so that a loader can compare a file with the
+// architecture before allocating what the file's metadata asks for.
+int generator_declare(Net *net, GeneratorConfig cfg, Err *err);
 
 // conv 4x4 s2 (3->ndf) LeakyReLU; conv 4x4 s2 (->2ndf) IN LeakyReLU; conv 4x4 s2 (->4ndf) IN
 // LeakyReLU; conv 4x4 s1 p1 (->8ndf) IN LeakyReLU; conv 4x4 s1 p1 (->1); mean over H x W:

@@ -197,6 +197,30 @@ Test(model_file, refuses_shapes_of_another_architecture)
                          "needs (8, 3, 7, 7)");
 }
 
+// A small file whose metadata claims the largest architecture (ngf 1024, 64 blocks: 78 GB of
+// parameters) is refused from its tensors' shapes, before anything that size is allocated
+// (under SANITIZE=1, ASan would abort on the allocation).
+Test(model_file, refuses_a_huge_architecture_before_allocating_it)
+{
+    char path[256];
+    Err err;
+    Net g = {0};
+    path_in_dir(path, sizeof path, "huge.safetensors");
+    cr_assert_eq(generator_build(&g, (GeneratorConfig){1, 1}, &err), 0);
+    StWriter *w = st_writer_create();
+    const char *meta[][2] = {{"format", MODEL_FILE_FORMAT}, {"G_A2B.arch", "generator"},
+                             {"G_A2B.ngf", "1024"},         {"G_A2B.n_blocks", "64"},
+                             {"G_A2B.size", "32"},          {"G_A2B.direction", "young_to_old"}};
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+        cr_assert_eq(st_writer_meta(w, meta[i][0], meta[i][1], &err), 0);
+    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", &err), 0);
+    cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
+    st_writer_free(w);
+    net_free(&g);
+    expect_refused(path, "'G_A2B.model.1.weight' has shape (1, 3, 7, 7) but the architecture "
+                         "needs (1024, 3, 7, 7)");
+}
+
 Test(model_file, refuses_missing_tensor)
 {
     char path[256];
