@@ -306,6 +306,13 @@ static int grow(void **p, int *cap, int need, size_t size)
     return 0;
 }
 
+// A child of node k of tree t: a later node of the same tree (> 0), or one of its leaves (<= 0).
+// The upper bound matters too: node nnodes is already the next tree's (found by fuzzing).
+static bool child_ok(int child, int k, const Tree *t)
+{
+    return child > 0 ? child > k && child < t->nnodes : -child < t->nleaves;
+}
+
 static int load_stages(Loader *L, Cascade *c, const xmlNode *stages, int stage_num)
 {
     c->nstages = count_items(stages);
@@ -398,8 +405,7 @@ static int load_stages(Loader *L, Cascade *c, const xmlNode *stages, int stage_n
                 nd->right = (int)v[1];
                 nd->feature = (int)v[2];
                 // A child node must come after its parent: then every walk ends in a leaf.
-                if ((nd->left > 0 && nd->left <= k) || (nd->right > 0 && nd->right <= k) ||
-                    -nd->left >= t->nleaves || -nd->right >= t->nleaves)
+                if (!child_ok(nd->left, k, t) || !child_ok(nd->right, k, t))
                     return err_set(L->err, "%s: %s: node %d: children %d and %d are invalid",
                                    L->path, where, k, nd->left, nd->right);
                 if (c->type == FEAT_LBP) {

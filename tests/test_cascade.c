@@ -255,6 +255,10 @@ Test(cascade, refuses_malformed_files, .init = make_tmpdir, .fini = remove_tmpdi
         {"<leafValues>1. 1.</leafValues>", "<leafValues>1.</leafValues>", "leafValues"},
         {"0 -1 0 0.</internalNodes>", "0 -1 7 0.</internalNodes>", "feature"},
         {"0.1 0 -1 1 ", "0.1 1 -1 1 ", "children"},
+        // A child one past the tree's last node (found by fuzzing: a stump then read the leaf
+        // before its own, a tree walked into the next tree's nodes).
+        {"0 -1 0 0.</internalNodes>", "1 -1 0 0.</internalNodes>", "children"},
+        {"0.1 0 -1 1 ", "0.1 2 -1 1 ", "children"},
         {"<tilted>0</tilted>", "<tilted>1</tilted>", "tilted"},
         {"<_>3 0 3 6 1.</_>", "<_>4 0 3 6 1.</_>", "window"},
         {"<_>3 0 3 6 1.</_>", "<_>3 0 3 6</_>", "expected 5"},
