@@ -15,6 +15,7 @@
 #include <libswscale/swscale.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,12 @@
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+// Within both limits; the product is formed in long so that it cannot overflow.
+static bool size_ok(long w, long h)
+{
+    return w >= 1 && h >= 1 && w <= IMAGE_MAX_DIM && h <= IMAGE_MAX_DIM && w * h <= MAX_PIXELS;
+}
 
 // FFmpeg logs to stderr by default; library code must not chatter. The reasons reach the caller
 // through Err (av_strerror). An application that already chose a log level keeps its choice.
@@ -54,9 +61,9 @@ int image_alloc(Image *img, int w, int h, Err *err)
 {
     img->w = img->h = 0;
     img->rgb = NULL;
-    if (w <= 0 || h <= 0 || (long)w * h > MAX_PIXELS)
-        return err_set(err, "image size %dx%d is not valid (1x1 up to %ld pixels)", w, h,
-                       MAX_PIXELS);
+    if (!size_ok(w, h))
+        return err_set(err, "image size %dx%d is not valid (1 to %d each way, at most %ld pixels)",
+                       w, h, IMAGE_MAX_DIM, MAX_PIXELS);
     img->rgb = calloc((size_t)w * (size_t)h, 3);
     if (!img->rgb)
         return err_set(err, "out of memory for a %dx%d image", w, h);
@@ -98,9 +105,11 @@ static int frame_to_rgb(const char *path, const AVFrame *fr, Image *img, Err *er
 {
     int full_range = fr->color_range == AVCOL_RANGE_JPEG;
     enum AVPixelFormat src = unjpeg_format((enum AVPixelFormat)fr->format, &full_range);
-    if (fr->width <= 0 || fr->height <= 0 || (long)fr->width * fr->height > MAX_PIXELS)
-        return err_set(err, "%s: decoded image has an unusable size %dx%d", path, fr->width,
-                       fr->height);
+    if (!size_ok(fr->width, fr->height))
+        return err_set(err,
+                       "%s: decoded image has an unusable size %dx%d (1 to %d each way, at most "
+                       "%ld pixels)",
+                       path, fr->width, fr->height, IMAGE_MAX_DIM, MAX_PIXELS);
     if (!sws_isSupportedInput(src))
         return err_set(err, "%s: pixel format %s cannot be converted to RGB", path,
                        av_get_pix_fmt_name(src) ? av_get_pix_fmt_name(src) : "(unknown)");
@@ -141,6 +150,14 @@ static int frame_to_rgb(const char *path, const AVFrame *fr, Image *img, Err *er
 
 // Feeds packets of stream SI to the decoder until it yields a frame; drains at end of file.
 // Returns 0 with a frame in FR, or an error.
+// The decoder refuses a picture over MAX_PIXELS with EINVAL (and says so only in its log).
+static int decode_error(Err *err, const char *path, int r)
+{
+    char eb[AV_ERROR_MAX_STRING_SIZE];
+    return err_set(err, "%s: cannot decode: %s%s", path, av_err(r, eb, sizeof eb),
+                   r == AVERROR(EINVAL) ? " (damaged, or over the 64 Mpixel limit)" : "");
+}
+
 static int decode_first(const char *path, AVFormatContext *fmt, AVCodecContext *dec, int si,
                         AVFrame *fr, Err *err)
 {
@@ -165,7 +182,7 @@ static int decode_first(const char *path, AVFormatContext *fmt, AVCodecContext *
             break;
         }
         if (r != AVERROR(EAGAIN)) {
-            err_set(err, "%s: cannot decode: %s", path, av_err(r, eb, sizeof eb));
+            decode_error(err, path, r);
             break;
         }
         if (draining) { // EAGAIN after the flush packet would be a decoder bug; do not spin
@@ -188,12 +205,29 @@ static int decode_first(const char *path, AVFormatContext *fmt, AVCodecContext *
             av_packet_unref(pkt);
         }
         if (r < 0 && r != AVERROR_EOF) {
-            err_set(err, "%s: cannot decode: %s", path, av_err(r, eb, sizeof eb));
+            decode_error(err, path, r);
             break;
         }
     }
     av_packet_free(&pkt);
     return rc;
+}
+
+// avformat_find_stream_info may decode the first picture to learn its size: that decoder is held
+// to MAX_PIXELS too, or an 8200x8200 PNG of 200 KB costs 200 MB before its size is refused.
+static int find_stream_info_limited(AVFormatContext *fmt)
+{
+    unsigned n = fmt->nb_streams;
+    AVDictionary **opts = calloc(n ? n : 1, sizeof *opts);
+    if (!opts)
+        return AVERROR(ENOMEM);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_set_int(&opts[i], "max_pixels", MAX_PIXELS, 0);
+    int r = avformat_find_stream_info(fmt, opts);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_free(&opts[i]);
+    free(opts);
+    return r;
 }
 
 int image_load(const char *path, Image *img, Err *err)
@@ -218,7 +252,7 @@ int image_load(const char *path, Image *img, Err *err)
     int rc = -1;
     AVCodecContext *dec = NULL;
     AVFrame *fr = NULL;
-    r = avformat_find_stream_info(fmt, NULL);
+    r = find_stream_info_limited(fmt);
     if (r < 0) {
         err_set(err, "%s: cannot read the image: %s", path, av_err(r, eb, sizeof eb));
         goto out;
@@ -227,6 +261,14 @@ int image_load(const char *path, Image *img, Err *err)
     int si = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (si < 0 || !codec) {
         err_set(err, "%s: not an image (no picture stream found)", path);
+        goto out;
+    }
+    // The size the file declares, refused before a decoder allocates a picture of it.
+    const AVCodecParameters *par = fmt->streams[si]->codecpar;
+    if (par->width > 0 && par->height > 0 && !size_ok(par->width, par->height)) {
+        err_set(err,
+                "%s: the image is %dx%d, over the limit (1 to %d each way, at most %ld pixels)",
+                path, par->width, par->height, IMAGE_MAX_DIM, MAX_PIXELS);
         goto out;
     }
     dec = avcodec_alloc_context3(codec);
@@ -238,6 +280,9 @@ int image_load(const char *path, Image *img, Err *err)
     r = avcodec_parameters_to_context(dec, fmt->streams[si]->codecpar);
     if (r >= 0) {
         dec->thread_count = 1; // small images; the loader already runs beside training
+        // The decoder refuses a picture over the limit before allocating it (its width and
+        // height are checked once decoded).
+        dec->max_pixels = MAX_PIXELS;
         dec->err_recognition |= AV_EF_EXPLODE; // a damaged file is an error, not a grey patch
         r = avcodec_open2(dec, codec, NULL);
     }

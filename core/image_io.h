@@ -13,6 +13,10 @@ typedef struct {
     uint8_t *rgb; // RGB24, rows of 3*w bytes, no padding
 } Image;
 
+// The largest width or height of an image or frame (as y4m's Y4M_MAX_DIM); an image also has
+// at most 64 Mpixels. Larger sizes are refused with a message before anything is allocated.
+#define IMAGE_MAX_DIM 16384
+
 // Allocates a w x h image (contents zeroed).
 int image_alloc(Image *img, int w, int h, Err *err);
 void image_free(Image *img); // frees the pixels and zeroes *img; NULL is a no-op

@@ -540,3 +540,119 @@ Test(image_io, corrupt_files_are_errors, .init = setup_dir, .fini = teardown_dir
     }
     free(bytes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Size limits
+
+Test(image_io, absurd_sizes_are_not_allocated)
+{
+    Image img;
+    Err err;
+    const int bad[][2] = {{16385, 1}, {1, 16385},   {8192, 8193},      {0, 5},
+                          {5, -1},    {INT_MAX, 2}, {INT_MAX, INT_MAX}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(image_alloc(&img, bad[i][0], bad[i][1], &err), -1, "%dx%d", bad[i][0],
+                     bad[i][1]);
+        cr_expect_not_null(strstr(err.msg, "1 to 16384 each way, at most 67108864 pixels"), "%s",
+                           err.msg);
+        cr_expect_null(img.rgb);
+    }
+    cr_assert_eq(image_alloc(&img, 16384, 4096, &err), 0, "%s", err.msg); // both limits exactly
+    image_free(&img);
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & -(crc & 1));
+    }
+    return ~crc;
+}
+
+static void put32(FILE *f, uint32_t v)
+{
+    const uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    fwrite(b, 1, 4, f);
+}
+
+static void png_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t len)
+{
+    put32(f, len);
+    uint32_t crc = crc32_of((const uint8_t *)type, 4, 0);
+    crc = crc32_of(data, len, crc);
+    fwrite(type, 1, 4, f);
+    if (len)
+        fwrite(data, 1, len, f);
+    put32(f, crc);
+}
+
+// A w x h 8-bit gray PNG. With pixels, its rows are black, in one stored (uncompressed) deflate
+// block (w * h < 65535); without, its picture data is two bytes, as in a file cut short.
+static void write_gray_png(const char *path, uint32_t w, uint32_t h, bool pixels)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
+    uint8_t ihdr[13] = {0};
+    for (int i = 0; i < 4; i++) {
+        ihdr[i] = (uint8_t)(w >> (24 - 8 * i));
+        ihdr[4 + i] = (uint8_t)(h >> (24 - 8 * i));
+    }
+    ihdr[8] = 8; // bit depth; colour type 0 (gray), no interlace
+    png_chunk(f, "IHDR", ihdr, 13);
+    if (pixels) {
+        size_t raw = (size_t)(w + 1) * h; // a filter byte (0) before each row
+        cr_assert_lt(raw, 65535);
+        uint8_t *z = calloc(raw + 11, 1);
+        cr_assert_not_null(z);
+        z[0] = 0x78, z[1] = 0x01;                        // zlib header
+        z[2] = 1;                                        // the final block, stored
+        z[3] = (uint8_t)raw, z[4] = (uint8_t)(raw >> 8); // LEN, then NLEN
+        z[5] = (uint8_t)~raw, z[6] = (uint8_t)(~raw >> 8);
+        uint32_t adler = (uint32_t)((raw % 65521) << 16 | 1); // of raw zero bytes
+        for (int i = 0; i < 4; i++)
+            z[7 + raw + i] = (uint8_t)(adler >> (24 - 8 * i));
+        png_chunk(f, "IDAT", z, (uint32_t)raw + 11);
+        free(z);
+    } else {
+        png_chunk(f, "IDAT", (const uint8_t *)"\x78\x01", 2);
+    }
+    png_chunk(f, "IEND", (const uint8_t *)"", 0);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static void expect_size_refused(const char *path, const char *says)
+{
+    Image img;
+    Err err = {""};
+    cr_expect_eq(image_load(path, &img, &err), -1, "%s loaded", path);
+    cr_expect(strstr(err.msg, path) && strstr(err.msg, says), "%s", err.msg);
+    cr_expect_null(img.rgb);
+}
+
+Test(image_io, images_over_the_size_limits_are_refused, .init = setup_dir, .fini = teardown_dir)
+{
+    char path[PATHLEN];
+    // The writer itself: a small image loads, black.
+    snprintf(path, sizeof path, "%s/small.png", g_dir);
+    write_gray_png(path, 5, 3, true);
+    Image img;
+    Err err;
+    cr_assert_eq(image_load(path, &img, &err), 0, "%s", err.msg);
+    cr_expect(img.w == 5 && img.h == 3 && img.rgb[0] == 0 && img.rgb[44] == 0);
+    image_free(&img);
+
+    snprintf(path, sizeof path, "%s/wide.png", g_dir);
+    write_gray_png(path, 16385, 1, true);
+    expect_size_refused(path, "16385x1");
+    // 67 Mpixels in a file of a few bytes: refused before a picture that size is allocated.
+    snprintf(path, sizeof path, "%s/huge.png", g_dir);
+    write_gray_png(path, 8200, 8200, false);
+    expect_size_refused(path, "64 Mpixel");
+    snprintf(path, sizeof path, "%s/absurd.png", g_dir);
+    write_gray_png(path, 100000, 100000, false);
+    expect_size_refused(path, "cannot");
+}
