@@ -3,18 +3,18 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
-#include <linux/videodev2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "capture/camera_decode.h"
 #include "capture/v4l2.h"
 
 struct Source {
     // A camera...
     V4l2Camera *camera;
-    AVCodecContext *mjpeg; // for MJPEG cameras
+    CameraDecoder *decoder;
     // ...or a file.
     AVFormatContext *fmt;
     AVCodecContext *dec;
@@ -33,19 +33,15 @@ int64_t monotonic_us(void)
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-static int to_rgb(Source *s, const uint8_t *const data[], const int linesize[], int fmt, Image *rgb,
-                  Err *err)
+// A decoded file frame into *rgb, allocated at the stream's size. The frame's own size is the
+// source size: a stream that changes resolution midway is scaled back to the first one rather
+// than read past the end of smaller planes.
+static int to_rgb(Source *s, const AVFrame *fr, Image *rgb, Err *err)
 {
     if (!rgb->rgb && image_alloc(rgb, s->width, s->height, err))
         return -1;
-    s->sws = sws_getCachedContext(s->sws, s->width, s->height, fmt, s->width, s->height,
-                                  AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!s->sws)
-        return err_set(err, "cannot convert the frames to RGB");
-    uint8_t *dst[1] = {rgb->rgb};
-    int stride[1] = {3 * s->width};
-    sws_scale(s->sws, data, linesize, 0, s->height, dst, stride);
-    return 0;
+    return camera_picture_to_rgb(&s->sws, (const uint8_t *const *)fr->data, fr->linesize,
+                                 fr->format, fr->width, fr->height, rgb, err);
 }
 
 Source *source_open_camera(const char *device, int width, int height, int fps, Err *err)
@@ -61,16 +57,10 @@ Source *source_open_camera(const char *device, int width, int height, int fps, E
     const V4l2Mode *m = v4l2_camera_mode(s->camera);
     s->width = m->width;
     s->height = m->height;
-    if (m->fourcc == V4L2_PIX_FMT_MJPEG) {
-        const AVCodec *c = avcodec_find_decoder(AV_CODEC_ID_MJPEG);
-        s->mjpeg = c ? avcodec_alloc_context3(c) : NULL;
-        s->frame = av_frame_alloc();
-        s->pkt = av_packet_alloc();
-        if (!s->mjpeg || !s->frame || !s->pkt || avcodec_open2(s->mjpeg, c, NULL) < 0) {
-            err_set(err, "%s: cannot set up the MJPEG decoder", device);
-            goto fail;
-        }
-    }
+    s->decoder =
+        camera_decoder_create(m->fourcc, m->width, m->height, v4l2_camera_stride(s->camera), err);
+    if (!s->decoder)
+        goto fail;
     return s;
 fail:
     source_close(s);
@@ -168,8 +158,7 @@ static int next_from_file(Source *s, Image *rgb, int64_t *time_us, Err *err)
     if (wait > 0)
         usleep((useconds_t)wait);
     *time_us = monotonic_us();
-    rc = to_rgb(s, (const uint8_t *const *)s->frame->data, s->frame->linesize, s->frame->format,
-                rgb, err);
+    rc = to_rgb(s, s->frame, rgb, err);
     av_frame_unref(s->frame);
     return rc ? -1 : 1;
 }
@@ -184,23 +173,10 @@ static int next_from_camera(Source *s, Image *rgb, int64_t *time_us, Err *err)
             return -1;
         if (rc == 0)
             continue;    // a timeout: keep waiting (an unplugged camera is reported as an error)
-        if (!s->mjpeg) { // YUYV, packed
-            const uint8_t *planes[1] = {data};
-            int stride[1] = {(int)v4l2_camera_stride(s->camera)};
-            return to_rgb(s, planes, stride, AV_PIX_FMT_YUYV422, rgb, err) ? -1 : 1;
-        }
-        s->pkt->data = (uint8_t *)data;
-        s->pkt->size = (int)len;
-        int ok = avcodec_send_packet(s->mjpeg, s->pkt) >= 0 &&
-                 avcodec_receive_frame(s->mjpeg, s->frame) >= 0;
-        s->pkt->data = NULL;
-        s->pkt->size = 0;
-        if (!ok)
-            continue; // a damaged MJPEG frame: wait for the next one
-        rc = to_rgb(s, (const uint8_t *const *)s->frame->data, s->frame->linesize, s->frame->format,
-                    rgb, err);
-        av_frame_unref(s->frame);
-        return rc ? -1 : 1;
+        rc = camera_decoder_to_rgb(s->decoder, data, len, rgb, err);
+        if (rc != 0)
+            return rc;
+        // A damaged frame (cut short, undecodable): wait for the next one.
     }
 }
 
@@ -215,7 +191,7 @@ void source_close(Source *s)
     if (!s)
         return;
     v4l2_camera_close(s->camera);
-    avcodec_free_context(&s->mjpeg);
+    camera_decoder_free(s->decoder);
     avcodec_free_context(&s->dec);
     avformat_close_input(&s->fmt);
     av_packet_free(&s->pkt);
