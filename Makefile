@@ -5,6 +5,8 @@
 #   make bench      speed of the core (against PyTorch when python3-torch is installed), the
 #                   face detector and the filter
 #   make SANITIZE=1 ASan + UBSan build (in build-san/)
+#   make fuzz       build the libFuzzer targets with clang (in build-fuzz/) and run each for
+#                   FUZZ_SECONDS (default 60) over a copy of its corpus in tests/fuzz/corpus/
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -16,6 +18,8 @@ DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriteri
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libxml2-dev opencv-data \
             libsdl2-dev ffmpeg procps xvfb x11-apps imagemagick
 DEB_BENCH = python3-torch time
+# clang and its runtime (libFuzzer, ASan, UBSan) for `make fuzz` only.
+DEB_FUZZ = clang libclang-rt-dev
 PKGS = openblas jansson libavformat libavcodec libswscale libavutil libxml-2.0 sdl2
 
 ifeq ($(SANITIZE),1)
@@ -39,7 +43,8 @@ ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
 LIB_SRC = $(wildcard core/*.c) $(wildcard filter/*.c) $(wildcard capture/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
-TEST_HELPER_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+# The fuzz target bodies (not their libFuzzer mains) also run in `make test`.
+TEST_HELPER_SRC = $(filter-out $(TEST_SRC),$(wildcard tests/*.c)) $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC = $(wildcard bench/*.c)
 
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -53,7 +58,7 @@ STAMP = $(BUILD)/.deps-ok
 # Test objects are kept, so a rebuild only compiles what changed.
 .SECONDARY:
 
-.PHONY: all deps deps-bench demo test bench install uninstall clean
+.PHONY: all deps deps-bench deps-fuzz demo test bench fuzz install uninstall clean
 all: ageshift
 
 # Installs the Debian packages that are missing (needs root; otherwise says what to install).
@@ -74,6 +79,11 @@ deps-bench:
 	@dpkg -s $(DEB_BENCH) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_BENCH) || \
 	  echo "could not install $(DEB_BENCH): PyTorch or peak memory will not be measured"; }
+
+deps-fuzz:
+	@dpkg -s $(DEB_FUZZ) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_FUZZ); } || \
+	  { echo "make fuzz needs: $(DEB_FUZZ)"; exit 1; }
 
 # Copied then renamed, so a running ./ageshift (a long training run) does not block the build.
 ageshift: $(BUILD)/ageshift
@@ -115,6 +125,39 @@ demo: ageshift
 bench: $(BENCH_BIN) deps-bench
 	bench/run.sh $(BUILD)/bench
 
+# libFuzzer targets: everything built again by clang with coverage instrumentation, ASan and
+# UBSan in build-fuzz/ (build/ and build-san/ are untouched); one binary per target from
+# tests/fuzz/libfuzzer_main.c. -Wno-pass-failed: clang reports `#pragma omp simd` loops that the
+# sanitizers keep it from vectorising, which is no fault of the code.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = build-fuzz
+FUZZ_TARGETS = safetensors y4m raw cascade dataset_name camera
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = $(filter-out $(OPT),$(CFLAGS_BASE)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+              -Wno-pass-failed $(PKG_CFLAGS)
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/guarded.o \
+               $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/%.o: %.c | $(STAMP) deps-fuzz
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/main_%.o: tests/fuzz/libfuzzer_main.c | $(STAMP) deps-fuzz
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $< ($*)"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DFUZZ_TARGET=fuzz_$* -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/main_%.o $(FUZZ_LIB_OBJ)
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ $(ALL_LIBS)
+
+# Sequential, each for FUZZ_SECONDS; crashing inputs are kept in build-fuzz/crashes/<name>/.
+fuzz: $(FUZZ_BIN)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 install: ageshift
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 ageshift $(DESTDIR)$(PREFIX)/bin/ageshift
@@ -123,6 +166,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/ageshift
 
 clean:
-	rm -rf build build-san ageshift
+	rm -rf build build-san build-fuzz ageshift
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
