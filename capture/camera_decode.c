@@ -6,6 +6,7 @@
 #include <libswscale/swscale.h>
 #include <limits.h>
 #include <linux/videodev2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #define PADDING AV_INPUT_BUFFER_PADDING_SIZE
 
 struct CameraDecoder {
+    char name[128]; // the device, for messages
     uint32_t fourcc;
     int width, height;
     size_t stride, row;    // YUYV: bytes from one row to the next; bytes a row holds
@@ -40,15 +42,17 @@ int camera_picture_to_rgb(struct SwsContext **sws, const uint8_t *const data[],
     return 0;
 }
 
-CameraDecoder *camera_decoder_create(uint32_t fourcc, int width, int height, size_t stride,
-                                     Err *err)
+CameraDecoder *camera_decoder_create(const char *name, uint32_t fourcc, int width, int height,
+                                     size_t stride, Err *err)
 {
+    if (!name)
+        name = "camera";
     if (fourcc != V4L2_PIX_FMT_YUYV && fourcc != V4L2_PIX_FMT_MJPEG) {
-        err_set(err, "camera: pixel format 0x%08x is neither YUYV nor MJPEG", fourcc);
+        err_set(err, "%s: pixel format 0x%08x is neither YUYV nor MJPEG", name, fourcc);
         return NULL;
     }
     if (width < 1 || height < 1 || width > IMAGE_MAX_DIM || height > IMAGE_MAX_DIM) {
-        err_set(err, "camera: frame size %dx%d is out of range (1 to %d each way)", width, height,
+        err_set(err, "%s: frame size %dx%d is out of range (1 to %d each way)", name, width, height,
                 IMAGE_MAX_DIM);
         return NULL;
     }
@@ -58,15 +62,16 @@ CameraDecoder *camera_decoder_create(uint32_t fourcc, int width, int height, siz
         stride = row;
     // libswscale takes int strides; the bound also keeps stride * height far from overflowing.
     if (fourcc == V4L2_PIX_FMT_YUYV && (stride < row || stride > INT_MAX / 2)) {
-        err_set(err, "camera: %zu bytes per line cannot hold a YUYV row of %d pixels (%zu bytes)",
+        err_set(err, "%s: %zu bytes per line cannot hold a YUYV row of %d pixels (%zu bytes)", name,
                 stride, width, row);
         return NULL;
     }
     CameraDecoder *d = calloc(1, sizeof *d);
     if (!d) {
-        err_set(err, "camera: out of memory");
+        err_set(err, "%s: out of memory", name);
         return NULL;
     }
+    snprintf(d->name, sizeof d->name, "%s", name);
     d->fourcc = fourcc;
     d->width = width;
     d->height = height;
@@ -85,7 +90,7 @@ CameraDecoder *camera_decoder_create(uint32_t fourcc, int width, int height, siz
             d->mjpeg->thread_count = 1;
         }
         if (!d->mjpeg || !d->frame || !d->pkt || avcodec_open2(d->mjpeg, c, NULL) < 0) {
-            err_set(err, "camera: cannot set up the MJPEG decoder");
+            err_set(err, "%s: cannot set up the MJPEG decoder", name);
             camera_decoder_free(d);
             return NULL;
         }
@@ -111,7 +116,7 @@ static const uint8_t *padded_copy(CameraDecoder *d, const uint8_t *data, size_t 
     if (len + PADDING > d->copy_cap) {
         uint8_t *p = realloc(d->copy, len + PADDING);
         if (!p) {
-            err_set(err, "camera: out of memory for a frame of %zu bytes", len);
+            err_set(err, "%s: out of memory for a frame of %zu bytes", d->name, len);
             return NULL;
         }
         d->copy = p;
@@ -128,8 +133,8 @@ static int yuyv_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image 
 {
     size_t need = d->stride * (size_t)(d->height - 1) + d->row;
     if (len < need) {
-        err_set(err, "camera: a YUYV frame of %zu bytes is short of the %zu its %dx%d pixels take",
-                len, need, d->width, d->height);
+        err_set(err, "%s: a YUYV frame of %zu bytes is short of the %zu its %dx%d pixels take",
+                d->name, len, need, d->width, d->height);
         return 0;
     }
     const uint8_t *frame = padded_copy(d, data, need, err);
@@ -146,7 +151,7 @@ static int yuyv_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image 
 static int mjpeg_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image *rgb, Err *err)
 {
     if (len == 0 || len > (size_t)INT_MAX - PADDING) {
-        err_set(err, "camera: an MJPEG frame of %zu bytes cannot be decoded", len);
+        err_set(err, "%s: an MJPEG frame of %zu bytes cannot be decoded", d->name, len);
         return 0;
     }
     const uint8_t *jpeg = padded_copy(d, data, len, err);
@@ -159,13 +164,13 @@ static int mjpeg_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image
     d->pkt->data = NULL;
     d->pkt->size = 0;
     if (!ok) {
-        err_set(err, "camera: an MJPEG frame of %zu bytes does not decode", len);
+        err_set(err, "%s: an MJPEG frame of %zu bytes does not decode", d->name, len);
         return 0;
     }
     int rc = 0;
     if (d->frame->width != d->width || d->frame->height != d->height)
-        err_set(err, "camera: an MJPEG frame is %dx%d, the camera's mode %dx%d", d->frame->width,
-                d->frame->height, d->width, d->height);
+        err_set(err, "%s: an MJPEG frame is %dx%d, the camera's mode %dx%d", d->name,
+                d->frame->width, d->frame->height, d->width, d->height);
     else
         rc = camera_picture_to_rgb(&d->sws, (const uint8_t *const *)d->frame->data,
                                    d->frame->linesize, d->frame->format, d->width, d->height, rgb,
@@ -181,10 +186,10 @@ int camera_decoder_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Ima
     if (!rgb->rgb && image_alloc(rgb, d->width, d->height, err))
         return -1;
     if (rgb->w != d->width || rgb->h != d->height)
-        return err_set(err, "camera: the RGB image is %dx%d, the camera's frames %dx%d", rgb->w,
-                       rgb->h, d->width, d->height);
+        return err_set(err, "%s: the RGB image is %dx%d, the camera's frames %dx%d", d->name,
+                       rgb->w, rgb->h, d->width, d->height);
     if (!data)
-        return err_set(err, "camera: no frame given");
+        return err_set(err, "%s: no frame given", d->name);
     if (d->fourcc == V4L2_PIX_FMT_YUYV)
         return yuyv_to_rgb(d, data, len, rgb, err);
     return mjpeg_to_rgb(d, data, len, rgb, err);

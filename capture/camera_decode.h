@@ -15,11 +15,12 @@ struct SwsContext;
 
 typedef struct CameraDecoder CameraDecoder;
 
-// fourcc: V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_MJPEG; width, height: the mode (1 to
-// IMAGE_MAX_DIM each way); stride: the driver's bytes per line of YUYV rows (0: packed), ignored
-// for MJPEG. Refuses, with a message, a size out of range and a YUYV stride shorter than a row.
-CameraDecoder *camera_decoder_create(uint32_t fourcc, int width, int height, size_t stride,
-                                     Err *err);
+// name: the device, for messages; fourcc: V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_MJPEG; width,
+// height: the mode (1 to IMAGE_MAX_DIM each way); stride: the driver's bytes per line of YUYV
+// rows (0: packed), ignored for MJPEG. Refuses, with a message, a size out of range and a YUYV
+// stride shorter than a row.
+CameraDecoder *camera_decoder_create(const char *name, uint32_t fourcc, int width, int height,
+                                     size_t stride, Err *err);
 void camera_decoder_free(CameraDecoder *d); // NULL is a no-op
 
 // Converts LEN bytes at DATA into *rgb (allocated at the mode's size when rgb->rgb is NULL;

@@ -57,8 +57,8 @@ Source *source_open_camera(const char *device, int width, int height, int fps, E
     const V4l2Mode *m = v4l2_camera_mode(s->camera);
     s->width = m->width;
     s->height = m->height;
-    s->decoder =
-        camera_decoder_create(m->fourcc, m->width, m->height, v4l2_camera_stride(s->camera), err);
+    s->decoder = camera_decoder_create(device, m->fourcc, m->width, m->height,
+                                       v4l2_camera_stride(s->camera), err);
     if (!s->decoder)
         goto fail;
     return s;

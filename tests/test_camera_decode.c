@@ -47,7 +47,8 @@ Test(camera_decode, yuyv_packed_and_padded_lines)
     const size_t strides[] = {0, 8 * 2, 8 * 2 + 24};
     for (size_t i = 0; i < 3; i++) {
         Err err;
-        CameraDecoder *d = camera_decoder_create(V4L2_PIX_FMT_YUYV, 8, 4, strides[i], &err);
+        CameraDecoder *d =
+            camera_decoder_create("/dev/video9", V4L2_PIX_FMT_YUYV, 8, 4, strides[i], &err);
         cr_assert_not_null(d, "%s", err.msg);
         size_t stride = strides[i] ? strides[i] : 16;
         uint8_t *f = yuyv_frame(8, 4, stride);
@@ -68,7 +69,7 @@ Test(camera_decode, yuyv_packed_and_padded_lines)
 Test(camera_decode, short_yuyv_frame_is_skipped)
 {
     Err err;
-    CameraDecoder *d = camera_decoder_create(V4L2_PIX_FMT_YUYV, 8, 4, 0, &err);
+    CameraDecoder *d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_YUYV, 8, 4, 0, &err);
     cr_assert_not_null(d);
     uint8_t *f = yuyv_frame(8, 4, 16);
     Image rgb = {0};
@@ -93,7 +94,7 @@ Test(camera_decode, yuyv_frame_at_the_end_of_its_mapping)
         Guarded g;
         guarded_copy(&g, f, row * (size_t)h);
         Err err;
-        CameraDecoder *d = camera_decoder_create(V4L2_PIX_FMT_YUYV, w, h, 0, &err);
+        CameraDecoder *d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_YUYV, w, h, 0, &err);
         cr_assert_not_null(d, "%s", err.msg);
         Image rgb = {0};
         cr_expect_eq(camera_decoder_to_rgb(d, g.data, row * (size_t)h, &rgb, &err), 1, "%s",
@@ -122,17 +123,18 @@ Test(camera_decode, impossible_modes_are_refused)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Err err = {""};
-        cr_expect_null(
-            camera_decoder_create(cases[i].fourcc, cases[i].w, cases[i].h, cases[i].stride, &err),
-            "case %zu", i);
-        cr_expect_not_null(strstr(err.msg, cases[i].says), "case %zu: %s", i, err.msg);
+        cr_expect_null(camera_decoder_create("/dev/video9", cases[i].fourcc, cases[i].w, cases[i].h,
+                                             cases[i].stride, &err),
+                       "case %zu", i);
+        cr_expect(strstr(err.msg, "/dev/video9: ") && strstr(err.msg, cases[i].says),
+                  "case %zu: %s", i, err.msg);
     }
 }
 
 Test(camera_decode, rgb_image_of_another_size_is_an_error)
 {
     Err err;
-    CameraDecoder *d = camera_decoder_create(V4L2_PIX_FMT_YUYV, 8, 4, 0, &err);
+    CameraDecoder *d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_YUYV, 8, 4, 0, &err);
     uint8_t *f = yuyv_frame(8, 4, 16);
     Image rgb;
     cr_assert_eq(image_alloc(&rgb, 4, 4, &err), 0);
@@ -170,7 +172,7 @@ Test(camera_decode, mjpeg_frames)
     size_t len;
     uint8_t *jpeg = ffmpeg_jpeg(32, 16, &len);
     Err err;
-    CameraDecoder *d = camera_decoder_create(V4L2_PIX_FMT_MJPEG, 32, 16, 0, &err);
+    CameraDecoder *d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_MJPEG, 32, 16, 0, &err);
     cr_assert_not_null(d, "%s", err.msg);
     Image rgb = {0};
     for (int k = 0; k < 2; k++) { // the decoder and scaler are reused
@@ -198,7 +200,7 @@ Test(camera_decode, mjpeg_frames)
     camera_decoder_free(d);
 
     // A JPEG that is not the mode's size is skipped, not scaled or read past.
-    d = camera_decoder_create(V4L2_PIX_FMT_MJPEG, 16, 16, 0, &err);
+    d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_MJPEG, 16, 16, 0, &err);
     cr_assert_eq(camera_decoder_to_rgb(d, jpeg, len, &rgb, &err), 0);
     cr_expect_not_null(strstr(err.msg, "MJPEG frame is 32x16, the camera's mode 16x16"), "%s",
                        err.msg);

@@ -24,7 +24,7 @@ int fuzz_camera(const uint8_t *data, size_t size)
     int w = (int)fuzz_take(&b, 2), h = (int)fuzz_take(&b, 2);
     size_t stride = fuzz_take(&b, 2);
     Err err = {""};
-    CameraDecoder *d = camera_decoder_create(fourcc, w, h, stride, &err);
+    CameraDecoder *d = camera_decoder_create("fuzz camera", fourcc, w, h, stride, &err);
     if (!d) {
         fuzz_expect_reason("camera", &err);
         return 0;
