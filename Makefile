@@ -31,7 +31,8 @@ OPT = -O3 -g -march=$(ARCH)
 endif
 
 # -fopenmp-simd: `#pragma omp simd` vectorises float reductions; no OpenMP runtime.
-CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fopenmp-simd -Wall -Wextra -Werror -MMD -MP -I. $(OPT) -pthread
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -fopenmp-simd -Wall -Wextra -Werror -MMD -MP -I. $(OPT) -pthread \
+              -DAGESHIFT_DATADIR='"$(PREFIX)/share/ageshift"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
@@ -161,9 +162,12 @@ fuzz: $(FUZZ_BIN)
 install: ageshift
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 ageshift $(DESTDIR)$(PREFIX)/bin/ageshift
+	install -d $(DESTDIR)$(PREFIX)/share/ageshift
+	install -m 644 samples/model.safetensors $(DESTDIR)$(PREFIX)/share/ageshift/model.safetensors
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/ageshift
+	rm -rf $(DESTDIR)$(PREFIX)/share/ageshift
 
 clean:
 	rm -rf build build-san build-fuzz ageshift
