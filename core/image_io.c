@@ -64,7 +64,10 @@ int image_alloc(Image *img, int w, int h, Err *err)
     if (!size_ok(w, h))
         return err_set(err, "image size %dx%d is not valid (1 to %d each way, at most %ld pixels)",
                        w, h, IMAGE_MAX_DIM, MAX_PIXELS);
-    img->rgb = calloc((size_t)w * (size_t)h, 3);
+    // libswscale's SIMD loads read up to 16 bytes past the last pixel of a source picture
+    // (FFmpeg's buffers are padded for that; valgrind caught it reading past a face region
+    // in sws_scale), so images keep FFmpeg's padding after their pixels.
+    img->rgb = calloc((size_t)w * (size_t)h * 3 + AV_INPUT_BUFFER_PADDING_SIZE, 1);
     if (!img->rgb)
         return err_set(err, "out of memory for a %dx%d image", w, h);
     img->w = w;

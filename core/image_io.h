@@ -10,7 +10,7 @@
 
 typedef struct {
     int w, h;
-    uint8_t *rgb; // RGB24, rows of 3*w bytes, no padding
+    uint8_t *rgb; // RGB24, rows of 3*w bytes, no padding between rows (some after the last)
 } Image;
 
 // The largest width or height of an image or frame (as y4m's Y4M_MAX_DIM); an image also has
