@@ -304,6 +304,25 @@ Test(cascade, refuses_malformed_files, .init = make_tmpdir, .fini = remove_tmpdi
         free(cut);
     }
 
+    // Nested entities (a "billion laughs": 10^9 bytes from under 1 KB) in a DTD, which no
+    // cascade has: refused at once instead of expanded by every read of an element's text.
+    char dtd[2048] = "<?xml version=\"1.0\"?>\n<!DOCTYPE opencv_storage [\n<!ENTITY l0 \"0 \">\n";
+    for (int i = 1; i < 10; i++) {
+        size_t n = strlen(dtd);
+        n += (size_t)snprintf(dtd + n, sizeof dtd - n, "<!ENTITY l%d \"", i);
+        for (int k = 0; k < 10; k++)
+            n += (size_t)snprintf(dtd + n, sizeof dtd - n, "&l%d;", i - 1);
+        snprintf(dtd + n, sizeof dtd - n, "\">\n");
+    }
+    strcat(dtd, "]>\n");
+    char *entities = replace(valid, "<?xml version=\"1.0\"?>\n", dtd);
+    char *laughs = replace(entities, "<height>6</height>", "<height>&l9;</height>");
+    free(entities);
+    path = write_file("laughs.xml", laughs);
+    cr_expect_null(cascade_load(path, &err));
+    cr_expect(strstr(err.msg, "document type declaration") && strstr(err.msg, path), "%s", err.msg);
+    free(laughs);
+
     // Not XML, truncated XML, another XML document, and no file.
     const struct {
         const char *text, *says;
