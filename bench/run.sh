@@ -79,15 +79,17 @@ ffmpeg -v error -f lavfi -i color=c=0x506070:s=1280x720:r=30 -loop 1 -i "$faces/
 "$bin/bench_filter" "$work/clip.mp4" "$work"
 
 echo
-echo "== live: ageshift live --input on a 640x480 clip with one face, (128, 6, 32) generator"
+echo "== live: ageshift live --input samples/astronaut.mp4 (640x480, 30 fps, one face), 10 s each"
 if command -v Xvfb >/dev/null; then
-    ffmpeg -v error -f lavfi -i color=c=0x506070:s=640x480:r=30 -loop 1 -i "$faces/young/$face" \
-        -filter_complex "[1]scale=200:200[f];[0][f]overlay=x='180+40*t':y=120" -frames:v 150 \
-        -c:v libx264 -crf 18 -pix_fmt yuv420p "$work/live.mp4"
     (Xvfb :88 -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &)
     for i in $(seq 50); do [ -e /tmp/.X11-unix/X88 ] && break; sleep 0.1; done
-    DISPLAY=:88 "$bin/../ageshift" live --input "$work/live.mp4" --to old \
-        --model "$work/bench_model.safetensors" --seconds 10 || true
+    for model in "$work/bench_model.safetensors" "$root/samples/model.safetensors"; do
+        [ -f "$model" ] || continue
+        "$bin/../ageshift" info "$model" | awk '$1 ~ /^G_A2B\.(size|n_blocks|ngf)$/ {
+            sub("G_A2B.", "", $1); a = a " " $1 " " $2 } END { print "-- generator" a }'
+        DISPLAY=:88 "$bin/../ageshift" live --input "$root/samples/astronaut.mp4" --to old \
+            --model "$model" --seconds 10 || true
+    done
     pkill -f "Xvfb :88" || true
 else
     echo "Xvfb is not installed: the live pipeline is not measured"
