@@ -24,12 +24,13 @@ for name in "$@"; do
         -rss_limit_mb=2048 -artifact_prefix="$crashes/" "$corpus" $seeds >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
     done_line=$(grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -n 1)
     cov=$(printf '%s\n' "$done_line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(printf '%s\n' "$done_line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     files=$(ls "$corpus" | wc -l)
     if [ "$rc" = 0 ]; then
-        echo "fuzz_$name: ${runs:-?} executions in ${seconds} s, cov ${cov:-?} ft ${ft:-?}," \
+        echo "fuzz_$name: ${runs:-?} executions in ${took:-?} s, cov ${cov:-?} ft ${ft:-?}," \
             "corpus $files inputs"
     else
         echo "fuzz_$name: FAILED (exit $rc) after ${runs:-?} executions; log $log, input in $crashes/"
