@@ -86,9 +86,14 @@ deps-fuzz:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_FUZZ); } || \
 	  { echo "make fuzz needs: $(DEB_FUZZ)"; exit 1; }
 
-# Copied then renamed, so a running ./ageshift (a long training run) does not block the build.
-ageshift: $(BUILD)/ageshift
-	@cp $< $@.tmp && mv -f $@.tmp $@
+# Copied then renamed, so a running ./ageshift (a long training run) does not block the build;
+# copied whenever it differs, so ./ageshift is always the build just asked for (make after
+# make SANITIZE=1 brings the optimised one back).
+ageshift: $(BUILD)/ageshift FORCE
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/ageshift: $(CLI_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
