@@ -2,6 +2,7 @@
 // a run, bad input, and the promise that a run killed at any moment resumes from its last
 // checkpoint. Runs on a handful of real faces from ../shared/faces at 32 px.
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -68,10 +69,11 @@ static char tmp[] = "/tmp/ageshift-train-XXXXXX";
 
 static void link_faces(const char *domain, const char *dir, int count)
 {
-    char cmd[1024];
+    char cmd[PATH_MAX + 2048], faces[PATH_MAX];
+    cr_assert_not_null(realpath(FACES, faces), "%s is missing", FACES);
     snprintf(cmd, sizeof cmd,
              "mkdir -p %s && ls %s/%s | head -n %d | while read f; do ln -s %s/%s/$f %s/$f; done",
-             dir, FACES, domain, count, realpath(FACES, NULL), domain, dir);
+             dir, FACES, domain, count, faces, domain, dir);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
