@@ -335,6 +335,10 @@ Test(run, killed_at_any_moment_resumes_from_the_last_checkpoint)
             execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
             _exit(127);
         }
+        // The first round waits for a first checkpoint (startup takes seconds on a loaded
+        // machine or under the sanitizers), so that the later kills have one to resume from.
+        for (int waited = 0; round == 0 && access(path, F_OK) != 0 && waited < 600; waited++)
+            usleep(100000);
         usleep(300000 + rand() % 700000);
         // sh -c runs ageshift as its child: kill the whole process group of the shell.
         char cmd[256];
