@@ -68,7 +68,8 @@ python3 tests/fuzz/prune_cascade.py "$cv/haarcascades/haarcascade_frontalface_al
 faces=../shared/faces
 for d in young old; do
     ls "$faces/$d" | awk 'NR % 300 == 1' | while read -r n; do
-        printf '%s' "$n" >"$out/dataset_name/utk_$n"
+        # Named .txt: the file holds a name, not the image (no *.chip.jpg in the repository).
+        printf '%s' "$n" >"$out/dataset_name/utk_${n%%.jpg.chip.jpg}.txt"
     done
 done
 for n in 001 045 110; do printf '%s' "$n" >"$out/dataset_name/kaggle_$n"; done
