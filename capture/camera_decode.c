@@ -3,6 +3,7 @@
 #include "capture/camera_decode.h"
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 #include <limits.h>
 #include <linux/videodev2.h>
@@ -29,13 +30,19 @@ struct CameraDecoder {
 };
 
 int camera_picture_to_rgb(struct SwsContext **sws, const uint8_t *const data[],
-                          const int linesize[], int fmt, int src_w, int src_h, Image *rgb, Err *err)
+                          const int linesize[], int fmt, int full_range, int src_w, int src_h,
+                          Image *rgb, Err *err)
 {
-    *sws = sws_getCachedContext(*sws, src_w, src_h, fmt, rgb->w, rgb->h, AV_PIX_FMT_RGB24,
+    int src = image_plain_pixel_format(fmt, &full_range);
+    *sws = sws_getCachedContext(*sws, src_w, src_h, src, rgb->w, rgb->h, AV_PIX_FMT_RGB24,
                                 SWS_BILINEAR, NULL, NULL, NULL);
     if (!*sws)
-        return err_set(err, "cannot convert %dx%d frames of pixel format %d to RGB", src_w, src_h,
-                       fmt);
+        return err_set(err, "cannot convert %dx%d frames of pixel format %s to RGB", src_w, src_h,
+                       av_get_pix_fmt_name(src) ? av_get_pix_fmt_name(src) : "(unknown)");
+    // The range is not among what the cached context compares, so it is set every frame (that
+    // only refills the context's coefficient tables). BT.601, as cameras send; RGB ignores it.
+    const int *bt601 = sws_getCoefficients(SWS_CS_DEFAULT);
+    sws_setColorspaceDetails(*sws, bt601, full_range, bt601, 1, 0, 1 << 16, 1 << 16);
     uint8_t *dst[1] = {rgb->rgb};
     int stride[1] = {3 * rgb->w};
     sws_scale(*sws, data, linesize, 0, src_h, dst, stride);
@@ -142,8 +149,8 @@ static int yuyv_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image 
         return -1;
     const uint8_t *planes[1] = {frame};
     int stride[1] = {(int)d->stride};
-    return camera_picture_to_rgb(&d->sws, planes, stride, AV_PIX_FMT_YUYV422, d->width, d->height,
-                                 rgb, err)
+    return camera_picture_to_rgb(&d->sws, planes, stride, AV_PIX_FMT_YUYV422, 0, d->width,
+                                 d->height, rgb, err)
                ? -1
                : 1;
 }
@@ -173,8 +180,9 @@ static int mjpeg_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image
                 d->frame->width, d->frame->height, d->width, d->height);
     else
         rc = camera_picture_to_rgb(&d->sws, (const uint8_t *const *)d->frame->data,
-                                   d->frame->linesize, d->frame->format, d->width, d->height, rgb,
-                                   err)
+                                   d->frame->linesize, d->frame->format,
+                                   d->frame->color_range == AVCOL_RANGE_JPEG, d->width, d->height,
+                                   rgb, err)
                  ? -1
                  : 1;
     av_frame_unref(d->frame);

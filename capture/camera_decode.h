@@ -29,11 +29,12 @@ void camera_decoder_free(CameraDecoder *d); // NULL is a no-op
 // memory, an rgb of another size).
 int camera_decoder_to_rgb(CameraDecoder *d, const uint8_t *data, size_t len, Image *rgb, Err *err);
 
-// Converts a src_w x src_h picture in FFmpeg pixel format fmt (planes data, linesize) into the
-// already allocated *rgb, scaling when the sizes differ; *sws is the cached libswscale context
-// (NULL at first, sws_freeContext'ed by the caller). Shared with the file source.
+// Converts a src_w x src_h picture in FFmpeg pixel format fmt (planes data, linesize; YUV in
+// full range when full_range is set or fmt is a "J" format, else limited) into the already
+// allocated *rgb, scaling when the sizes differ; *sws is the cached libswscale context (NULL at
+// first, sws_freeContext'ed by the caller). Shared with the file source.
 int camera_picture_to_rgb(struct SwsContext **sws, const uint8_t *const data[],
-                          const int linesize[], int fmt, int src_w, int src_h, Image *rgb,
-                          Err *err);
+                          const int linesize[], int fmt, int full_range, int src_w, int src_h,
+                          Image *rgb, Err *err);
 
 #endif

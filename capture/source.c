@@ -41,7 +41,8 @@ static int to_rgb(Source *s, const AVFrame *fr, Image *rgb, Err *err)
     if (!rgb->rgb && image_alloc(rgb, s->width, s->height, err))
         return -1;
     return camera_picture_to_rgb(&s->sws, (const uint8_t *const *)fr->data, fr->linesize,
-                                 fr->format, fr->width, fr->height, rgb, err);
+                                 fr->format, fr->color_range == AVCOL_RANGE_JPEG, fr->width,
+                                 fr->height, rgb, err);
 }
 
 Source *source_open_camera(const char *device, int width, int height, int fps, Err *err)

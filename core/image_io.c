@@ -84,16 +84,15 @@ void image_free(Image *img)
     img->w = img->h = 0;
 }
 
-// The deprecated "J" formats are the plain YUV formats in full range.
-static enum AVPixelFormat unjpeg_format(enum AVPixelFormat f, int *full_range)
+int image_plain_pixel_format(int fmt, int *full_range)
 {
-    switch (f) {
+    switch (fmt) {
     case AV_PIX_FMT_YUVJ420P: *full_range = 1; return AV_PIX_FMT_YUV420P;
     case AV_PIX_FMT_YUVJ422P: *full_range = 1; return AV_PIX_FMT_YUV422P;
     case AV_PIX_FMT_YUVJ444P: *full_range = 1; return AV_PIX_FMT_YUV444P;
     case AV_PIX_FMT_YUVJ440P: *full_range = 1; return AV_PIX_FMT_YUV440P;
     case AV_PIX_FMT_YUVJ411P: *full_range = 1; return AV_PIX_FMT_YUV411P;
-    default: return f;
+    default: return fmt;
     }
 }
 
@@ -107,7 +106,7 @@ static int is_rgb_like(enum AVPixelFormat f)
 static int frame_to_rgb(const char *path, const AVFrame *fr, Image *img, Err *err)
 {
     int full_range = fr->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat src = unjpeg_format((enum AVPixelFormat)fr->format, &full_range);
+    enum AVPixelFormat src = image_plain_pixel_format(fr->format, &full_range);
     if (!size_ok(fr->width, fr->height))
         return err_set(err,
                        "%s: decoded image has an unusable size %dx%d (1 to %d each way, at most "

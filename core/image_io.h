@@ -36,4 +36,10 @@ int image_resize(const Image *src, int w, int h, Image *dst, Err *err);
 void image_to_planar(const Image *img, float *chw);
 void planar_to_image(const float *chw, Image *img); // img already allocated; values clamped
 
+// FFmpeg's deprecated "J" pixel formats (yuvj420p from JPEG decoders, ...) are the plain YUV
+// formats in full range: returns the plain format and sets *full_range for those; any other
+// format comes back as it is. libswscale warns about the J formats and, given one, never
+// reuses a cached context.
+int image_plain_pixel_format(int av_pix_fmt, int *full_range);
+
 #endif

@@ -3,7 +3,9 @@
 // where the mapping ends, undecodable, of another size, with a mode out of range.
 #include <criterion/criterion.h>
 
+#include <libavutil/log.h>
 #include <linux/videodev2.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +206,37 @@ Test(camera_decode, mjpeg_frames)
     cr_assert_eq(camera_decoder_to_rgb(d, jpeg, len, &rgb, &err), 0);
     cr_expect_not_null(strstr(err.msg, "MJPEG frame is 32x16, the camera's mode 16x16"), "%s",
                        err.msg);
+    image_free(&rgb);
+    camera_decoder_free(d);
+    free(jpeg);
+}
+
+static int deprecated_format_warnings;
+
+static void count_warnings(void *avcl, int level, const char *fmt, va_list ap)
+{
+    (void)avcl;
+    (void)ap;
+    if (level <= AV_LOG_WARNING && strstr(fmt, "deprecated pixel format"))
+        deprecated_format_warnings++;
+}
+
+// An MJPEG camera's decoder gives yuvj422p frames: they are converted as full-range yuv422p,
+// so libswscale neither warns nor rebuilds its converter each frame.
+Test(camera_decode, mjpeg_frames_keep_one_converter)
+{
+    size_t len;
+    uint8_t *jpeg = ffmpeg_jpeg(32, 16, &len);
+    av_log_set_callback(count_warnings);
+    Err err;
+    CameraDecoder *d = camera_decoder_create("/dev/video9", V4L2_PIX_FMT_MJPEG, 32, 16, 0, &err);
+    cr_assert_not_null(d, "%s", err.msg);
+    Image rgb = {0};
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(camera_decoder_to_rgb(d, jpeg, len, &rgb, &err), 1, "%s", err.msg);
+    cr_expect_eq(deprecated_format_warnings, 0, "libswscale warned %d times",
+                 deprecated_format_warnings);
+    av_log_set_callback(av_log_default_callback);
     image_free(&rgb);
     camera_decoder_free(d);
     free(jpeg);
