@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/image_io.h"
@@ -344,6 +345,44 @@ Test(cascade, refuses_malformed_files, .init = make_tmpdir, .fini = remove_tmpdi
     cr_expect_null(cascade_load(missing, &err));
     cr_expect(strstr(err.msg, missing) != NULL, "%s", err.msg);
     free(valid);
+}
+
+// A malformed variant of the billion laughs (its <!DOCTYPE> never closes) once cost 10 s of CPU
+// (minutes under ASan) before libxml2 gave up on it: the entities were expanded while parsing.
+// It is refused before parsing now; the bound is CPU time, 50x what the sanitizer build needs.
+Test(cascade, nested_entities_are_refused_before_parsing)
+{
+    const char *path = "tests/fuzz/regressions/cascade/cascade_nested_entities_variant.xml";
+    Err err = {{0}};
+    clock_t t0 = clock();
+    Cascade *c = cascade_load(path, &err);
+    double cpu_s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    cr_expect_null(c);
+    cascade_free(c);
+    cr_expect(strstr(err.msg, "document type declaration") && strstr(err.msg, path), "%s", err.msg);
+    cr_expect_lt(cpu_s, 0.5, "refusing it took %.3f s of CPU", cpu_s);
+}
+
+// Declarations are looked for where XML allows them, after a byte order mark, the XML
+// declaration and comments; a comment that merely mentions one is no declaration.
+Test(cascade, finds_declarations_after_comments, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char *valid = haar_xml(0.1, -0.2);
+    const char *decl = "<?xml version=\"1.0\"?>\n";
+    cr_assert_not_null(strstr(valid, decl));
+    Err err = {{0}};
+    char *hidden = replace(valid, decl,
+                           "\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- made by hand -->\n"
+                           "<!DOCTYPE opencv_storage [<!ENTITY x \"1\">]>\n");
+    const char *path = write_file("hidden.xml", hidden);
+    cr_expect_null(cascade_load(path, &err));
+    cr_expect(strstr(err.msg, "document type declaration"), "%s", err.msg);
+    char *mention =
+        replace(valid, decl, "<?xml version=\"1.0\"?>\n<!-- no <!DOCTYPE> here -->\n");
+    Cascade *c = cascade_load(write_file("mention.xml", mention), &err);
+    cr_expect_not_null(c, "%s", err.msg);
+    cascade_free(c);
+    free(hidden), free(mention), free(valid);
 }
 
 // ---------------------------------------------------------------------------------------------
