@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-// Set on re-execution, so the new process can tell its core type came from us, not the user.
-#define SELECTED_ENV "AGESHIFT_BLAS_DETECTED"
 
 // OpenBLAS 0.3.21 x86-64 core names whose sgemm kernels use AVX2 + FMA or AVX-512.
 static const char *const fast_cores[] = {"haswell", "zen", "skylakex", "cooperlake",
@@ -37,19 +35,19 @@ int blas_select_kernel(char **argv, Err *err)
     const char *better = blas_better_coretype(current, avx512, avx2);
     if (!better)
         return 0;
-    if (setenv("OPENBLAS_CORETYPE", better, 1) != 0 || setenv(SELECTED_ENV, current, 1) != 0)
+    if (setenv("OPENBLAS_CORETYPE", better, 1) != 0 || setenv(BLAS_SELECTED_ENV, current, 1) != 0)
         return err_set(err, "cannot set OPENBLAS_CORETYPE");
     execv("/proc/self/exe", argv);
     // Still here: exec failed. Undo, so the environment tells the truth about the kernel.
     unsetenv("OPENBLAS_CORETYPE");
-    unsetenv(SELECTED_ENV);
+    unsetenv(BLAS_SELECTED_ENV);
     return err_set(err, "OpenBLAS chose its slow %s kernel and re-running with %s failed", current,
                    better);
 }
 
 void blas_describe(char *buf, int len)
 {
-    const char *detected = getenv(SELECTED_ENV);
+    const char *detected = getenv(BLAS_SELECTED_ENV);
     const char *user = getenv("OPENBLAS_CORETYPE");
     char how[128];
     if (detected && user)

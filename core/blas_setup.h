@@ -9,6 +9,9 @@
 
 #include "err.h"
 
+// Set on re-execution, so the new process can tell its core type came from us, not the user.
+#define BLAS_SELECTED_ENV "AGESHIFT_BLAS_DETECTED"
+
 // The core type to ask for instead of `current` on a CPU with these features, or NULL when
 // OpenBLAS's own choice already uses AVX2 or better (or the CPU has nothing better).
 const char *blas_better_coretype(const char *current, bool cpu_avx512, bool cpu_avx2_fma);
