@@ -17,6 +17,7 @@
 #include "core/image_io.h"
 #include "core/pool.h"
 #include "filter/cascade.h"
+#include "faces.h"
 
 #define CASCADE_DIR "/usr/share/opencv4"
 #define HAAR_DEFAULT CASCADE_DIR "/haarcascades/haarcascade_frontalface_default.xml"
@@ -606,32 +607,10 @@ Test(cascade, first_stage_rejection_skips_a_position, .init = make_tmpdir, .fini
 // ---------------------------------------------------------------------------------------------
 // Real faces.
 
-// The UTKFace crops (../shared/faces, see DESIGN.md "Data"); never copied into the repository.
-static const char *faces_dir(void)
-{
-    const char *env = getenv("AGESHIFT_FACES");
-    return env && *env ? env : "../shared/faces";
-}
-
-// The k-th face (in name order) of faces/SUB, into out; false when there is none.
+// The k-th face (in name order) of the test faces' SUB folder, into out.
 static bool face_path(const char *sub, int k, char *out, size_t len)
 {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", faces_dir(), sub);
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return false;
-    bool found = false;
-    for (int i = 0, j = 0; i < n; i++) {
-        if (!found && ents[i]->d_name[0] != '.' && j++ == k) {
-            snprintf(out, len, "%s/%s", dir, ents[i]->d_name);
-            found = true;
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return found;
+    return test_face(sub, NULL, NULL, k, out, len);
 }
 
 // RGB24 -> 8-bit luma (0.299 R + 0.587 G + 0.114 B), pasted at (ox, oy) of a frame.
@@ -666,8 +645,6 @@ static const Placed placed[NFACES] = {
 static uint8_t *faces_frame(void)
 {
     char path[PATHLEN];
-    if (!face_path("young", 0, path, sizeof path))
-        cr_skip_test("no faces under %s (set AGESHIFT_FACES)", faces_dir());
     uint8_t *frame = malloc(FW * FH);
     cr_assert_not_null(frame);
     gradient(frame, FW, FH, 5);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "core/image_io.h"
+#include "faces.h"
 #include "shell.h"
 
 #define MODEL "tests/fixtures/golden_model.safetensors" // a 32 px model converted from .pth
@@ -40,8 +41,8 @@ Test(cli, help_lists_the_commands)
 
 Test(cli, translate_writes_each_face_under_its_name)
 {
-    cr_assert_eq(run("mkdir -p %s/in && ls ../shared/faces/young | head -n 3 | "
-                     "while read f; do cp ../shared/faces/young/$f %s/in/; done",
+    cr_assert_eq(run("mkdir -p %s/in && ls " TEST_FACES_SH "/young | head -n 3 | "
+                     "while read f; do cp " TEST_FACES_SH "/young/$f %s/in/; done",
                      tmp, tmp),
                  0);
     cr_assert_eq(
@@ -95,8 +96,8 @@ Test(cli, default_model_is_found_beside_the_executable)
 {
     // A copy of the command in a folder of its own, run from another folder.
     cr_assert_eq(run("mkdir -p %s/bin %s/elsewhere && cp ${AGESHIFT_BIN:-./build/ageshift} "
-                     "%s/bin/ageshift && f=$(ls ../shared/faces/young | head -n 1) && "
-                     "cp ../shared/faces/young/$f %s/elsewhere/face.jpg",
+                     "%s/bin/ageshift && f=$(ls " TEST_FACES_SH "/young | head -n 1) && "
+                     "cp " TEST_FACES_SH "/young/$f %s/elsewhere/face.jpg",
                      tmp, tmp, tmp, tmp),
                  0, "%s", out);
     if (run("test -e /usr/local/share/ageshift/model.safetensors") != 0) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "faces.h"
 #include "shell.h"
 
 #define MODEL "tests/fixtures/golden_model.safetensors" // 32 px, untrained: it changes faces
@@ -23,19 +24,20 @@ static char tmp[] = "/tmp/ageshift-convert-XXXXXX";
 static char log_text[8192];
 #define sh(...) shell_capture(log_text, sizeof log_text, __VA_ARGS__)
 
-// Two faces from ../shared/faces: one drifting right, one drifting down; a 440 Hz tone.
+// Two test faces (tests/faces.h): one drifting right, one drifting down; a 440 Hz tone. A
+// keyframe every 10 frames, so a stream damaged in one frame decodes again at the next.
 static void make_clip(void)
 {
     cr_assert_not_null(mkdtemp(tmp));
-    if (access("../shared/faces/young", R_OK) != 0 || access("/usr/bin/ffmpeg", X_OK) != 0)
-        cr_skip_test("needs ../shared/faces and /usr/bin/ffmpeg");
-    cr_assert_eq(sh("a=$(ls ../shared/faces/young | head -n 1); b=$(ls ../shared/faces/old | "
+    if (access("/usr/bin/ffmpeg", X_OK) != 0)
+        cr_skip_test("needs /usr/bin/ffmpeg");
+    cr_assert_eq(sh("a=$(ls " TEST_FACES_SH "/young | head -n 1); b=$(ls " TEST_FACES_SH "/old | "
                     "head -n 1); ffmpeg -v error -f lavfi -i color=c=0x406080:s=%dx%d:r=25 "
-                    "-loop 1 -i ../shared/faces/young/$a -loop 1 -i ../shared/faces/old/$b "
+                    "-loop 1 -i " TEST_FACES_SH "/young/$a -loop 1 -i " TEST_FACES_SH "/old/$b "
                     "-f lavfi -i sine=frequency=440:sample_rate=44100 -filter_complex "
                     "\"[1]scale=180:180[a];[2]scale=160:160[b];[0][a]overlay=x='60+40*t':y="
                     "120[v1];[v1][b]overlay=x=400:y='100+30*t'[v]\" -map '[v]' -map 3 "
-                    "-frames:v %d -t 1.6 -c:v libx264 -crf 12 -pix_fmt yuv420p -c:a aac "
+                    "-frames:v %d -t 1.6 -c:v libx264 -crf 12 -g 10 -pix_fmt yuv420p -c:a aac "
                     "%s/clip.mp4",
                     W, H, FRAMES, tmp),
                  0, "%s", log_text);

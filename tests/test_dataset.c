@@ -1,7 +1,7 @@
 // Training data: the three layouts, age parsing and filtering, the fixed-seed split, skipped
 // files and errors, the background loader (shapes, determinism, resuming) and augmentation.
-// Layouts are built in temporary folders from a handful of the real faces (links, or PNG copies
-// for the Kaggle layout); the faces themselves stay in ../shared/faces.
+// Layouts are built in temporary folders from a handful of the test faces (tests/faces.h: links,
+// or PNG copies for the Kaggle layout).
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -16,46 +16,15 @@
 
 #include "core/dataset.h"
 #include "core/rng.h"
+#include "faces.h"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-static const char *faces_dir(void)
-{
-    const char *env = getenv("AGESHIFT_FACES");
-    return env && *env ? env : "../shared/faces";
-}
-
-// Absolute path of the first face in faces/SUB whose name starts with PREFIX (NULL: any) and
-// is not among the first SKIP such faces.
-static bool face_path(const char *sub, const char *prefix, int skip, char *out)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", faces_dir(), sub);
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return false;
-    bool found = false;
-    for (int i = 0; i < n; i++) {
-        const char *name = ents[i]->d_name;
-        if (!found && name[0] != '.' && (!prefix || strncmp(name, prefix, strlen(prefix)) == 0) &&
-            skip-- == 0) {
-            char rel[PATH_MAX + 300];
-            snprintf(rel, sizeof rel, "%s/%s", dir, name);
-            found = realpath(rel, out) != NULL;
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return found;
-}
-
 static void need_face(const char *sub, const char *prefix, int skip, char *out)
 {
-    if (!face_path(sub, prefix, skip, out))
-        cr_skip_test("no face %s* (#%d) under %s/%s (set AGESHIFT_FACES)", prefix ? prefix : "",
-                     skip, faces_dir(), sub);
+    cr_assert(test_face(sub, prefix, NULL, skip, out, PATH_MAX), "no face %s* (#%d) under %s/%s",
+              prefix ? prefix : "", skip, test_faces_dir(), sub);
 }
 
 static char g_root[] = "/tmp/ageshift_dataset_XXXXXX";

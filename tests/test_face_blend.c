@@ -10,6 +10,7 @@
 
 #include "core/image_io.h"
 #include "core/rng.h"
+#include "faces.h"
 #include "filter/face_blend.h"
 
 static Image make_image(int w, int h)
@@ -451,14 +452,12 @@ Test(blend, bad_arguments)
 // with AGESHIFT_BLEND_PNG set saves before | after | 4x difference there to look at.
 Test(blend, real_face_picture)
 {
-    const char *dir = getenv("AGESHIFT_FACES");
     char path[4096];
-    snprintf(path, sizeof path, "%s/young/20_0_0_20170104230025073.jpg.chip.jpg",
-             dir && *dir ? dir : "../shared/faces");
+    cr_assert(test_face("young", NULL, NULL, 0, path, sizeof path), "no face in %s",
+              test_faces_dir());
     Image face = {0}, big = {0};
     Err err = {{0}};
-    if (image_load(path, &face, &err) != 0)
-        cr_skip_test("no face to load (%s)", err.msg);
+    cr_assert_eq(image_load(path, &face, &err), 0, "%s", err.msg);
     const int W = 640, H = 480, S = 260, X0 = 190, Y0 = 100, M = 128;
     cr_assert_eq(image_resize(&face, S, S, &big, &err), 0, "%s", err.msg);
     Image frame = make_image(W, H), before = make_image(W, H);

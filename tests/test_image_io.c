@@ -14,36 +14,9 @@
 
 #include "core/image_io.h"
 #include "core/rng.h"
+#include "faces.h"
 
 #define PATHLEN (PATH_MAX + 300)
-
-// The UTKFace crops (../shared/faces, see DESIGN.md "Data"); never copied into the repository.
-static const char *faces_dir(void)
-{
-    const char *env = getenv("AGESHIFT_FACES");
-    return env && *env ? env : "../shared/faces";
-}
-
-// The first file (in name order) of faces/SUB that satisfies PRED, into OUT.
-static bool find_face(const char *sub, bool (*pred)(const char *), char *out, size_t len)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", faces_dir(), sub);
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return false;
-    bool found = false;
-    for (int i = 0; i < n; i++) {
-        if (!found && ents[i]->d_name[0] != '.') {
-            snprintf(out, len, "%s/%s", dir, ents[i]->d_name);
-            found = pred(out);
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return found;
-}
 
 // The frame type of a JPEG: walks the markers up to the first SOFn and returns n (0 = baseline,
 // 2 = progressive), or -1.
@@ -78,10 +51,15 @@ static bool is_progressive(const char *p)
     return jpeg_sof(p) == 2;
 }
 
+static bool find_face(const char *sub, bool (*pred)(const char *), char *out, size_t len)
+{
+    return test_face(sub, NULL, pred, 0, out, len);
+}
+
 static void need_face(const char *sub, bool (*pred)(const char *), char *out, size_t len)
 {
-    if (!find_face(sub, pred, out, len))
-        cr_skip_test("no suitable face image under %s/%s (set AGESHIFT_FACES)", faces_dir(), sub);
+    cr_assert(find_face(sub, pred, out, len), "no suitable face image under %s/%s",
+              test_faces_dir(), sub);
 }
 
 static char g_dir[] = "/tmp/ageshift_imgio_XXXXXX";
@@ -531,13 +509,12 @@ Test(image_io, corrupt_files_are_errors, .init = setup_dir, .fini = teardown_dir
     expect_load_error(path, "empty file");
 
     char prog[PATHLEN];
-    if (find_face("old", is_progressive, prog, sizeof prog)) {
-        free(bytes);
-        bytes = read_bytes(prog, &n);
-        snprintf(path, sizeof path, "%s/half_progressive.jpg", g_dir);
-        write_bytes(path, bytes, n / 2);
-        expect_load_error(path, "truncated progressive JPEG");
-    }
+    need_face("old", is_progressive, prog, sizeof prog);
+    free(bytes);
+    bytes = read_bytes(prog, &n);
+    snprintf(path, sizeof path, "%s/half_progressive.jpg", g_dir);
+    write_bytes(path, bytes, n / 2);
+    expect_load_error(path, "truncated progressive JPEG");
     free(bytes);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "faces.h"
 #include "shell.h"
 
 #define MODEL "tests/fixtures/golden_model.safetensors"
@@ -47,11 +48,11 @@ static void setup(void)
 {
     cr_assert_not_null(mkdtemp(tmp));
     if (access("/usr/bin/Xvfb", X_OK) || access("/usr/bin/xwd", X_OK) ||
-        access("../shared/faces/young", R_OK) || sh("command -v convert") != 0)
-        cr_skip_test("needs Xvfb, xwd, ImageMagick and ../shared/faces");
-    cr_assert_eq(sh("f=$(cd ../shared/faces/young && set -- *.jpg && echo $1); ffmpeg -v error "
+        sh("command -v convert") != 0)
+        cr_skip_test("needs Xvfb, xwd and ImageMagick");
+    cr_assert_eq(sh("f=$(cd " TEST_FACES_SH "/young && set -- *.jpg && echo $1); ffmpeg -v error "
                     "-f lavfi -i color=c=0x305070:s=640x480:r=25 -loop 1 -i "
-                    "../shared/faces/young/$f -filter_complex "
+                    TEST_FACES_SH "/young/$f -filter_complex "
                     "\"[1]scale=200:200[f];[0][f]overlay=x=220:y=140\" -frames:v 50 -c:v "
                     "libx264 -pix_fmt yuv420p %s/clip.mp4",
                     tmp),

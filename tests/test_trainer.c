@@ -1,6 +1,6 @@
 // The trainer: the learning-rate schedule, the replay buffer, resume equivalence, every file of
 // a run, bad input, and the promise that a run killed at any moment resumes from its last
-// checkpoint. Runs on a handful of real faces from ../shared/faces at 32 px.
+// checkpoint. Runs on a handful of the test faces (tests/faces.h) at 32 px.
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <math.h>
@@ -18,9 +18,9 @@
 #include "core/replay_buffer.h"
 #include "core/safetensors.h"
 #include "core/trainer.h"
+#include "faces.h"
 #include "shell.h"
 
-#define FACES "../shared/faces"
 
 // ---- the schedule and the replay buffer ----
 
@@ -69,11 +69,11 @@ static char tmp[] = "/tmp/ageshift-train-XXXXXX";
 
 static void link_faces(const char *domain, const char *dir, int count)
 {
-    char cmd[PATH_MAX + 2048], faces[PATH_MAX];
-    cr_assert_not_null(realpath(FACES, faces), "%s is missing", FACES);
+    char cmd[3 * PATH_MAX + 2048], faces[PATH_MAX];
+    cr_assert_not_null(realpath(test_faces_dir(), faces), "%s is missing", test_faces_dir());
     snprintf(cmd, sizeof cmd,
              "mkdir -p %s && ls %s/%s | head -n %d | while read f; do ln -s %s/%s/$f %s/$f; done",
-             dir, FACES, domain, count, faces, domain, dir);
+             dir, faces, domain, count, faces, domain, dir);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
