@@ -41,8 +41,8 @@ TEST_LIBS = $(shell pkg-config --libs criterion 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LIBS = $(PKG_LIBS) -lm $(LDFLAGS)
 
-# Everything below cli/: the core, the filter and capture.
-LIB_SRC = $(wildcard core/*.c) $(wildcard filter/*.c) $(wildcard capture/*.c)
+# Everything below cli/: the core, media I/O, the filter and capture.
+LIB_SRC = $(wildcard core/*/*.c) $(wildcard media/*.c) $(wildcard filter/*.c) $(wildcard capture/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 DATA_TEST_SRC = $(wildcard tests/data/test_*.c)

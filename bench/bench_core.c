@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/blas_setup.h"
-#include "core/cyclegan.h"
-#include "core/rng.h"
+#include "core/base/blas_setup.h"
+#include "core/train/cyclegan.h"
+#include "core/base/rng.h"
 
 static double now(void)
 {

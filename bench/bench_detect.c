@@ -25,8 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/image_io.h"
-#include "core/pool.h"
+#include "media/image_io.h"
+#include "core/base/pool.h"
 #include "filter/cascade.h"
 
 #define CROP 200

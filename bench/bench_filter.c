@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/blas_setup.h"
-#include "core/model_file.h"
+#include "core/base/blas_setup.h"
+#include "core/model/model_file.h"
 #include "filter/ageshift.h"
-#include "filter/transcode.h"
+#include "media/transcode.h"
 
 static double now_s(void)
 {

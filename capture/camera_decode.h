@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/image_io.h"
+#include "core/base/err.h"
+#include "media/image_io.h"
 
 struct SwsContext;
 

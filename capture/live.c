@@ -8,7 +8,7 @@
 #include "capture/preview.h"
 #include "capture/source.h"
 #include "capture/v4l2.h"
-#include "core/image_io.h"
+#include "media/image_io.h"
 #include <libswscale/swscale.h>
 #include <linux/videodev2.h>
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/font.h"
+#include "media/font.h"
 
 #define PREVIEW_MAX_DIM 32768 // larger frames are certainly a caller bug
 #define OVERLAY_ALPHA 160     // opacity of the band behind the overlay text

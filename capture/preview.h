@@ -11,8 +11,8 @@
 
 #include <stdbool.h>
 
-#include "core/err.h"
-#include "core/image_io.h"
+#include "core/base/err.h"
+#include "media/image_io.h"
 
 typedef struct Preview Preview;
 

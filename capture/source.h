@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/image_io.h"
+#include "core/base/err.h"
+#include "media/image_io.h"
 
 typedef struct Source Source;
 

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/filter_options.h"
-#include "filter/transcode.h"
+#include "media/transcode.h"
 
 static void usage(FILE *out)
 {

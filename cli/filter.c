@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/filter_options.h"
-#include "filter/y4m.h"
+#include "media/y4m.h"
 
 static void usage(FILE *out)
 {

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/filter_options.h"
-#include "core/image_io.h"
+#include "media/image_io.h"
 
 static void usage(FILE *out)
 {

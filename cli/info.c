@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/safetensors.h"
+#include "core/model/safetensors.h"
 
 static void print_meta(const char *key, const char *value, void *ctx)
 {

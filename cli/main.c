@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/blas_setup.h"
+#include "core/base/blas_setup.h"
 
 static void usage(FILE *out)
 {

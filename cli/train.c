@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "core/trainer.h"
+#include "core/train/trainer.h"
 
 static volatile sig_atomic_t stop_signal;
 

@@ -1,7 +1,7 @@
 #include <stdio.h>
 
 #include "cli/commands.h"
-#include "core/blas_setup.h"
+#include "core/base/blas_setup.h"
 
 int cmd_version(int argc, char **argv)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/pool.h"
+#include "core/base/pool.h"
 #include "filter/cascade.h"
 #include "filter/face_blend.h"
 #include "filter/tracker.h"

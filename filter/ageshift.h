@@ -14,8 +14,8 @@
 #include <libavutil/frame.h>
 #include <stdbool.h>
 
-#include "core/err.h"
-#include "core/model_file.h"
+#include "core/base/err.h"
+#include "core/model/model_file.h"
 
 typedef struct {
     const char *model_path;   // a model.safetensors from ageshift train

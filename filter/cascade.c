@@ -1,6 +1,6 @@
 // OpenCV cascade classifiers: XML loading (libxml2), multi-scale sliding-window evaluation on
 // integral images, and rectangle grouping. See cascade.h for the detection rules.
-#include "cascade.h"
+#include "filter/cascade.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CASCADE_AVX2 1

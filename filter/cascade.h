@@ -28,8 +28,8 @@
 
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/pool.h"
+#include "core/base/err.h"
+#include "core/base/pool.h"
 
 typedef struct Cascade Cascade;
 

@@ -1,6 +1,6 @@
 // Crop geometry, area-filtered crop extraction, and the masked, colour-matched blend of the
 // generator's change back into the frame. See face_blend.h.
-#include "face_blend.h"
+#include "filter/face_blend.h"
 
 #include <math.h>
 #include <stdint.h>

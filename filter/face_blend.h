@@ -7,8 +7,8 @@
 #ifndef AGESHIFT_FACE_BLEND_H
 #define AGESHIFT_FACE_BLEND_H
 
-#include "core/err.h"
-#include "core/image_io.h"
+#include "core/base/err.h"
+#include "media/image_io.h"
 #include "filter/tracker.h"
 
 // The generators were trained on 200x200 UTKFace crops, which show the whole face with some

@@ -1,6 +1,6 @@
 // Face tracking: greedy matching, an adaptive exponential filter with a velocity prior, and
 // track life (tentative, confirmed, missed, dead). See tracker.h for the behaviour.
-#include "tracker.h"
+#include "filter/tracker.h"
 
 #include <math.h>
 #include <stdlib.h>

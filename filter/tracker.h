@@ -28,7 +28,7 @@
 #ifndef AGESHIFT_TRACKER_H
 #define AGESHIFT_TRACKER_H
 
-#include "core/err.h"
+#include "core/base/err.h"
 
 // A box in frame pixels: top-left corner (x, y), width and height. Pixel i covers [i, i + 1).
 typedef struct {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/blas_setup.h"
+#include "core/base/blas_setup.h"
 
 // Runs before Criterion's main(); glibc passes constructors the program's arguments.
 __attribute__((constructor)) static void tests_select_blas_kernel(int argc, char **argv)

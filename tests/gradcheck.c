@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/rng.h"
+#include "core/base/rng.h"
 
 void fill_random(float *buf, size_t n, unsigned seed, float gap)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/blas_setup.h"
+#include "core/base/blas_setup.h"
 
 Test(blas, misdetected_prescott_gets_avx512_kernel)
 {

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/image_io.h"
-#include "core/pool.h"
+#include "media/image_io.h"
+#include "core/base/pool.h"
 #include "filter/cascade.h"
 #include "faces.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "core/image_io.h"
+#include "media/image_io.h"
 #include "faces.h"
 #include "shell.h"
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/image_io.h"
-#include "core/rng.h"
+#include "media/image_io.h"
+#include "core/base/rng.h"
 #include "faces.h"
 #include "filter/face_blend.h"
 

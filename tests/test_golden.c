@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/adam.h"
-#include "core/checkpoint.h"
-#include "core/cyclegan.h"
-#include "core/networks.h"
-#include "core/ops.h"
-#include "core/safetensors.h"
+#include "core/nn/adam.h"
+#include "core/model/checkpoint.h"
+#include "core/train/cyclegan.h"
+#include "core/nn/networks.h"
+#include "core/nn/ops.h"
+#include "core/model/safetensors.h"
 
 #define REL_TOL 1e-4
 

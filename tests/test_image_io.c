@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/image_io.h"
-#include "core/rng.h"
+#include "media/image_io.h"
+#include "core/base/rng.h"
 #include "faces.h"
 
 #define PATHLEN (PATH_MAX + 300)

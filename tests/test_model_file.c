@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/checkpoint.h"
-#include "core/model_file.h"
-#include "core/safetensors.h"
+#include "core/model/checkpoint.h"
+#include "core/model/model_file.h"
+#include "core/model/safetensors.h"
 
 static char dir[] = "/tmp/ageshift-model-XXXXXX";
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/conv.h"
-#include "core/networks.h"
-#include "core/ops.h"
+#include "core/nn/conv.h"
+#include "core/nn/networks.h"
+#include "core/nn/ops.h"
 #include "gradcheck.h"
 
 #define H_STEP 1e-2f

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/font.h"
-#include "core/plot.h"
+#include "media/font.h"
+#include "media/plot.h"
 
 // ---- images with guard bytes ----------------------------------------------------------------
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/safetensors.h"
+#include "core/model/safetensors.h"
 
 // Each test gets its own directory under /tmp; Criterion runs every test in its own process.
 static char g_dir[64];

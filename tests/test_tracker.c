@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/rng.h"
+#include "core/base/rng.h"
 #include "filter/tracker.h"
 
 static Tracker *make(const TrackerOptions *o)

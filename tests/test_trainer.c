@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/model_file.h"
-#include "core/replay_buffer.h"
-#include "core/safetensors.h"
-#include "core/trainer.h"
+#include "core/model/model_file.h"
+#include "core/train/replay_buffer.h"
+#include "core/model/safetensors.h"
+#include "core/train/trainer.h"
 #include "faces.h"
 #include "shell.h"
 

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "filter/y4m.h"
+#include "media/y4m.h"
 
 #define FFMPEG "/usr/bin/ffmpeg"
 

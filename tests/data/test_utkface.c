@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dataset.h"
-#include "core/image_io.h"
+#include "core/train/dataset.h"
+#include "media/image_io.h"
 #include "filter/cascade.h"
 #include "tests/faces.h"
 

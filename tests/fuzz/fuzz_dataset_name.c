@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dataset.h"
+#include "core/train/dataset.h"
 
 // The 1 to 3 leading digits of NAME as a number, or -1.
 static int leading_number(const char *name, int *ndigits)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "filter/y4m.h"
+#include "media/y4m.h"
 
 int fuzz_raw(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/model_file.h"
-#include "core/safetensors.h"
+#include "core/model/model_file.h"
+#include "core/model/safetensors.h"
 
 static void count_meta(const char *key, const char *value, void *ctx)
 {

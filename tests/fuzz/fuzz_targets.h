@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
+#include "core/base/err.h"
 
 int fuzz_safetensors(const uint8_t *data, size_t size);  // st_open, st_read_f32, model loader
 int fuzz_y4m(const uint8_t *data, size_t size);          // y4m_reader_open, frame_reader_next

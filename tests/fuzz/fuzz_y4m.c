@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "filter/y4m.h"
+#include "media/y4m.h"
 
 // Frames bigger than this are not allocated here: a header alone can ask for 16384x16384 4:4:4
 // (768 MiB), which is allowed but would only make the fuzzer slow. Limits are tested elsewhere.

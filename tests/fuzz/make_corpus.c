@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/model_file.h"
-#include "core/networks.h"
-#include "core/safetensors.h"
+#include "core/model/model_file.h"
+#include "core/nn/networks.h"
+#include "core/model/safetensors.h"
 
 static void check(int rc, const Err *err)
 {

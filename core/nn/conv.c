@@ -1,0 +1,405 @@
+#include "core/nn/conv.h"
+
+#include <cblas.h>
+#include <stdbool.h>
+#include <string.h>
+
+int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad)
+{
+    *s =
+        (ConvShape){.n = n, .c = c, .h = h, .w = w, .oc = oc, .k = k, .stride = stride, .pad = pad};
+    s->oh = (h + 2 * pad - k) / stride + 1;
+    s->ow = (w + 2 * pad - k) / stride + 1;
+    return (h + 2 * pad < k || w + 2 * pad < k || s->oh < 1 || s->ow < 1) ? -1 : 0;
+}
+
+int convt_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad,
+                int out_pad)
+{
+    int oh = (h - 1) * stride - 2 * pad + k + out_pad;
+    int ow = (w - 1) * stride - 2 * pad + k + out_pad;
+    if (oh < 1 || ow < 1 || out_pad >= stride)
+        return -1;
+    // The forward conv whose data-gradient this is: (n, oc, oh, ow) -> (n, c, h, w).
+    if (conv_shape(s, n, oc, oh, ow, c, k, stride, pad) != 0 || s->oh != h || s->ow != w)
+        return -1;
+    s->transposed = true;
+    return 0;
+}
+
+// Convolutions with very few output channels (the generator's last 7x7 conv to RGB) make a
+// GEMM with M = OC <= 4: memory-bound and ~20x below the machine's speed, with an im2col
+// matrix of C*K*K*H*W floats (100 MB at 128 px). At stride 1 they are done directly instead:
+// every kernel tap is one vectorised multiply-add of an input row segment into an output row.
+#define DIRECT_MAX_OC 4
+
+static bool use_direct(const ConvShape *s)
+{
+    return !s->transposed && s->stride == 1 && s->oc <= DIRECT_MAX_OC;
+}
+
+size_t conv_workspace_floats(const ConvShape *s)
+{
+    return use_direct(s) ? 0 : (size_t)s->c * s->k * s->k * s->oh * s->ow;
+}
+
+// ---- im2col and its adjoint, over a block of channels and output rows ----
+
+// col (C*K*K rows for channels [c0, c1), one column per output pixel of rows [oy0, oy1)):
+// row (c, ky, kx) holds the input pixel under that kernel tap, zero in the padding.
+static void im2col(const ConvShape *s, const float *img, float *col, int c0, int c1, int oy0,
+                   int oy1)
+{
+    const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w, ow = s->ow;
+    const size_t cols = (size_t)(oy1 - oy0) * ow;
+    for (int c = c0; c < c1; c++) {
+        const float *plane = img + (size_t)c * h * w;
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((size_t)((c - c0) * k + ky) * k + kx) * cols;
+                for (int oy = oy0; oy < oy1; oy++) {
+                    int iy = oy * st - pad + ky;
+                    float *dst = row + (size_t)(oy - oy0) * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(dst, 0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = plane + (size_t)iy * w;
+                    int ix0 = kx - pad;
+                    if (st == 1 && ix0 >= 0 && ix0 + ow <= w) {
+                        memcpy(dst, src + ix0, (size_t)ow * sizeof(float));
+                        continue;
+                    }
+                    for (int ox = 0; ox < ow; ox++) {
+                        int ix = ox * st + ix0;
+                        dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// img += every entry of col (channels [c0, c1), all output rows) added back to its pixel.
+static void col2im_add(const ConvShape *s, const float *col, float *img, int c0, int c1)
+{
+    const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w;
+    const int oh = s->oh, ow = s->ow;
+    for (int c = c0; c < c1; c++) {
+        float *plane = img + (size_t)c * h * w;
+        for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+                const float *row = col + ((size_t)((c - c0) * k + ky) * k + kx) * oh * ow;
+                for (int oy = 0; oy < oh; oy++) {
+                    int iy = oy * st - pad + ky;
+                    if (iy < 0 || iy >= h)
+                        continue;
+                    const float *src = row + (size_t)oy * ow;
+                    float *dst = plane + (size_t)iy * w;
+                    int ix0 = kx - pad;
+                    if (st == 1 && ix0 >= 0 && ix0 + ow <= w) {
+                        for (int ox = 0; ox < ow; ox++)
+                            dst[ix0 + ox] += src[ox];
+                        continue;
+                    }
+                    for (int ox = 0; ox < ow; ox++) {
+                        int ix = ox * st + ix0;
+                        if (ix >= 0 && ix < w)
+                            dst[ix] += src[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- direct kernels for few output channels (stride 1) ----
+
+// The output columns [x0, x1) for which tap kx reads inside the input row.
+static void tap_range(const ConvShape *s, int kx, int *x0, int *x1)
+{
+    *x0 = s->pad - kx > 0 ? s->pad - kx : 0;
+    *x1 = s->w + s->pad - kx < s->ow ? s->w + s->pad - kx : s->ow;
+}
+
+// Output rows [oy0, oy1) of out = conv(img) (no bias).
+static void direct_forward(const ConvShape *s, const float *img, const float *weight, float *out,
+                           int oy0, int oy1)
+{
+    const int k = s->k, ow = s->ow;
+    for (int o = 0; o < s->oc; o++)
+        memset(out + ((size_t)o * s->oh + oy0) * ow, 0, (size_t)(oy1 - oy0) * ow * sizeof(float));
+    for (int oy = oy0; oy < oy1; oy++)
+        for (int c = 0; c < s->c; c++)
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy - s->pad + ky;
+                if (iy < 0 || iy >= s->h)
+                    continue;
+                const float *row = img + ((size_t)c * s->h + iy) * s->w - s->pad;
+                for (int kx = 0; kx < k; kx++) {
+                    int x0, x1;
+                    tap_range(s, kx, &x0, &x1);
+                    for (int o = 0; o < s->oc; o++) {
+                        const float wv = weight[(((size_t)o * s->c + c) * k + ky) * k + kx];
+                        float *dst = out + ((size_t)o * s->oh + oy) * ow;
+                        for (int x = x0; x < x1; x++)
+                            dst[x] += wv * row[x + kx];
+                    }
+                }
+            }
+}
+
+// Input channels [c0, c1) of din and dweight.
+static void direct_backward(const ConvShape *s, const float *img, const float *weight,
+                            const float *dout, float *din, float *dweight, int c0, int c1)
+{
+    const int k = s->k, ow = s->ow;
+    for (int c = c0; c < c1; c++)
+        for (int oy = 0; oy < s->oh; oy++)
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy - s->pad + ky;
+                if (iy < 0 || iy >= s->h)
+                    continue;
+                size_t row_off = ((size_t)c * s->h + iy) * s->w - s->pad;
+                for (int kx = 0; kx < k; kx++) {
+                    int x0, x1;
+                    tap_range(s, kx, &x0, &x1);
+                    for (int o = 0; o < s->oc; o++) {
+                        const size_t wi = (((size_t)o * s->c + c) * k + ky) * k + kx;
+                        const float *d = dout + ((size_t)o * s->oh + oy) * ow;
+                        if (dweight) {
+                            const float *row = img + row_off;
+                            float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                            for (int x = x0; x < x1; x++)
+                                sum += d[x] * row[x + kx];
+                            dweight[wi] += sum;
+                        }
+                        if (din) {
+                            float *drow = din + row_off;
+                            const float wv = weight[wi];
+                            for (int x = x0; x < x1; x++)
+                                drow[x + kx] += wv * d[x];
+                        }
+                    }
+                }
+            }
+}
+
+// ---- the three GEMM products, each split over the pool ----
+
+typedef struct {
+    const ConvShape *s;
+    const float *img, *weight, *d;
+    float *out, *work;
+    float beta;
+} ConvJob;
+
+// out_img (OC, P) (beta: 0 overwrite, 1 add; direct convs only overwrite) = weight (OC, CKK) x
+// im2col(img), split by output rows: each thread builds the columns of its rows and multiplies
+// them.
+static void data_forward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t oy0, oy1;
+    pool_split((size_t)s->oh, t, n, &oy0, &oy1);
+    if (oy0 == oy1)
+        return;
+    const int ckk = s->c * s->k * s->k, p = s->oh * s->ow, cols = (int)(oy1 - oy0) * s->ow;
+    float *out = j->out + oy0 * s->ow;
+    float *col = j->work + (size_t)ckk * oy0 * s->ow;
+    im2col(s, j->img, col, 0, s->c, (int)oy0, (int)oy1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->oc, cols, ckk, 1.0f, j->weight, ckk,
+                col, cols, j->beta, out, p);
+}
+
+// img_grad (C, H, W) += col2im(weight^T x dout), split by input channels so that no two
+// threads add into the same pixel.
+static void data_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t c0, c1;
+    pool_split((size_t)s->c, t, n, &c0, &c1);
+    if (c0 == c1)
+        return;
+    const int kk = s->k * s->k, ckk = s->c * kk, p = s->oh * s->ow, rows = (int)(c1 - c0) * kk;
+    float *col = j->work + c0 * kk * (size_t)p;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, p, s->oc, 1.0f, j->weight + c0 * kk,
+                ckk, j->d, p, 0.0f, col, p);
+    col2im_add(s, col, j->out, (int)c0, (int)c1);
+}
+
+// dweight (OC, CKK) += dout (OC, P) x im2col(img)^T, split by input channels (columns of
+// dweight).
+static void weight_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    const ConvShape *s = j->s;
+    size_t c0, c1;
+    pool_split((size_t)s->c, t, n, &c0, &c1);
+    if (c0 == c1)
+        return;
+    const int kk = s->k * s->k, ckk = s->c * kk, p = s->oh * s->ow, rows = (int)(c1 - c0) * kk;
+    float *col = j->work + c0 * kk * (size_t)p;
+    im2col(s, j->img, col, (int)c0, (int)c1, 0, s->oh);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, rows, p, 1.0f, j->d, p, col, p,
+                1.0f, j->out + c0 * kk, ckk);
+}
+
+static void direct_forward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    size_t oy0, oy1;
+    pool_split((size_t)j->s->oh, t, n, &oy0, &oy1);
+    direct_forward(j->s, j->img, j->weight, j->out, (int)oy0, (int)oy1);
+}
+
+static void direct_backward_part(void *ctx, int t, int n)
+{
+    const ConvJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->s->c, t, n, &c0, &c1);
+    direct_backward(j->s, j->img, j->weight, j->d, j->out, j->work, (int)c0, (int)c1);
+}
+
+// ---- bias ----
+
+typedef struct {
+    float *x;
+    const float *bias;
+    float *dbias;
+    int channels;
+    size_t plane;
+} BiasJob;
+
+static void bias_add_part(void *ctx, int t, int n)
+{
+    const BiasJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->channels, t, n, &c0, &c1);
+    for (size_t c = c0; c < c1; c++)
+        for (size_t i = 0; i < j->plane; i++)
+            j->x[c * j->plane + i] += j->bias[c];
+}
+
+static void bias_grad_part(void *ctx, int t, int n)
+{
+    const BiasJob *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->channels, t, n, &c0, &c1);
+    for (size_t c = c0; c < c1; c++) {
+        float sum = 0.0f;
+        const float *d = j->x + c * j->plane;
+#pragma omp simd reduction(+ : sum)
+        for (size_t i = 0; i < j->plane; i++)
+            sum += d[i];
+        j->dbias[c] += sum;
+    }
+}
+
+static void add_bias(Pool *pool, float *out, const float *bias, int channels, size_t plane)
+{
+    BiasJob j = {.x = out, .bias = bias, .channels = channels, .plane = plane};
+    pool_run(pool, bias_add_part, &j);
+}
+
+static void accumulate_bias_grad(Pool *pool, float *dbias, const float *d, int channels,
+                                 size_t plane)
+{
+    BiasJob j = {.x = (float *)d, .dbias = dbias, .channels = channels, .plane = plane};
+    pool_run(pool, bias_grad_part, &j);
+}
+
+// ---- public entry points ----
+
+static void conv_data_forward(Pool *pool, const ConvShape *s, const float *img, const float *weight,
+                              float *out, float beta, float *work)
+{
+    ConvJob j = {.s = s, .img = img, .weight = weight, .out = out, .work = work, .beta = beta};
+    pool_run(pool, use_direct(s) ? direct_forward_part : data_forward_part, &j);
+}
+
+static void conv_data_backward(Pool *pool, const ConvShape *s, const float *weight,
+                               const float *dout, float *din, float *work)
+{
+    ConvJob j = {.s = s, .weight = weight, .d = dout, .out = din, .work = work};
+    pool_run(pool, data_backward_part, &j);
+}
+
+static void conv_weight_backward(Pool *pool, const ConvShape *s, const float *img,
+                                 const float *dout, float *dweight, float *work)
+{
+    ConvJob j = {.s = s, .img = img, .d = dout, .out = dweight, .work = work};
+    pool_run(pool, weight_backward_part, &j);
+}
+
+void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                    const float *bias, float *out, float *work)
+{
+    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        float *o = out + n * s->oc * out_plane;
+        conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
+        if (bias)
+            add_bias(pool, o, bias, s->oc, out_plane);
+    }
+}
+
+void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *dout, float *din, float *dweight, float *dbias, float *work)
+{
+    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        const float *d = dout + n * s->oc * out_plane;
+        if (dbias)
+            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
+        if (use_direct(s)) {
+            // work carries dweight here: the direct kernels need no scratch.
+            ConvJob j = {.s = s,
+                         .img = in + n * in_sz,
+                         .weight = weight,
+                         .d = d,
+                         .out = din ? din + n * in_sz : NULL,
+                         .work = dweight};
+            pool_run(pool, direct_backward_part, &j);
+            continue;
+        }
+        if (dweight)
+            conv_weight_backward(pool, s, in + n * in_sz, d, dweight, work);
+        if (din)
+            conv_data_backward(pool, s, weight, d, din + n * in_sz, work);
+    }
+}
+
+// For the transposed conv, s describes the forward conv (C_out -> C_in); "in" of the
+// transposed conv is that conv's output side and "out" its input side.
+void convt2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *bias, float *out, float *work)
+{
+    const size_t out_sz = (size_t)s->c * s->h * s->w, in_sz = (size_t)s->oc * s->oh * s->ow;
+    memset(out, 0, s->n * out_sz * sizeof(float));
+    for (int n = 0; n < s->n; n++) {
+        conv_data_backward(pool, s, weight, in + n * in_sz, out + n * out_sz, work);
+        if (bias)
+            add_bias(pool, out + n * out_sz, bias, s->c, (size_t)s->h * s->w);
+    }
+}
+
+void convt2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      const float *dout, float *din, float *dweight, float *dbias, float *work)
+{
+    const size_t out_sz = (size_t)s->c * s->h * s->w, in_sz = (size_t)s->oc * s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        const float *d = dout + n * out_sz;
+        if (dbias)
+            accumulate_bias_grad(pool, dbias, d, s->c, (size_t)s->h * s->w);
+        // The weight gradient of y = W^T-conv(x) is the conv weight gradient with the roles of
+        // input and output gradient exchanged: dW (C_in, C_out*K*K) += x (C_in, P) x im2col(dy)^T.
+        if (dweight)
+            conv_weight_backward(pool, s, d, in + n * in_sz, dweight, work);
+        if (din)
+            conv_data_forward(pool, s, d, weight, din + n * in_sz, 1.0f, work);
+    }
+}

@@ -1,0 +1,45 @@
+// 2-D convolution and transposed convolution by im2col + cblas_sgemm (as Caffe does).
+// A transposed convolution is the data-gradient of a convolution, so one set of kernels
+// serves both. Layouts are PyTorch's: tensors (N, C, H, W); conv weight (OC, C, K, K);
+// transposed-conv weight (C_in, C_out, K, K). Every backward ACCUMULATES into its outputs.
+#ifndef AGESHIFT_CONV_H
+#define AGESHIFT_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/base/pool.h"
+
+typedef struct {
+    int n, c, h, w;         // input
+    int oc, k, stride, pad; // zero padding
+    int oh, ow;             // output
+    bool transposed;        // set by convt_shape
+} ConvShape;
+
+// Fills oh/ow; returns 0, or -1 when the output would be empty.
+int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad);
+// Transposed conv from (n, c, h, w) to oc channels; output (h-1)*stride - 2*pad + k + out_pad.
+// The returned shape describes the equivalent forward conv: input (n, oc, oh', ow') -> (c, h, w),
+// stored with .c = oc_t and .oc = c_t, so the weight (c_t, oc_t, K, K) is that conv's weight.
+int convt_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad,
+                int out_pad);
+
+// Scratch floats the kernels below need (one image's im2col matrix). Every kernel splits its
+// work over the pool's threads (pool may be NULL: one thread).
+size_t conv_workspace_floats(const ConvShape *s);
+
+// out (N, OC, OH, OW) = conv(in (N, C, H, W), weight) + bias (bias may be NULL).
+void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                    const float *bias, float *out, float *work);
+// din (nullable) += dL/din; dweight (nullable) += dL/dweight; dbias (nullable) += dL/dbias.
+void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *dout, float *din, float *dweight, float *dbias, float *work);
+
+// With s from convt_shape: out (N, C_out, H_out, W_out) = convT(in (N, C_in, H, W)) + bias.
+void convt2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                     const float *bias, float *out, float *work);
+void convt2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      const float *dout, float *din, float *dweight, float *dbias, float *work);
+
+#endif

@@ -1,0 +1,329 @@
+#include "core/nn/net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nn/ops.h"
+
+int net_add_layer(Net *net, Layer layer, Err *err)
+{
+    if (net->n_layers == net->cap_layers) {
+        int cap = net->cap_layers ? 2 * net->cap_layers : 64;
+        Layer *l = realloc(net->layers, (size_t)cap * sizeof *l);
+        if (!l)
+            return err_set(err, "out of memory building a network");
+        net->layers = l;
+        net->cap_layers = cap;
+    }
+    if (layer.in < 0)
+        layer.in = net->n_layers;
+    net->layers[net->n_layers] = layer;
+    return net->n_layers++;
+}
+
+void net_free(Net *net)
+{
+    if (!net)
+        return;
+    paramset_free(&net->params);
+    free(net->layers);
+    memset(net, 0, sizeof *net);
+}
+
+struct Trace {
+    int n_values;
+    Shape4 *shape;    // per value
+    float **value;    // per value; value[0] points at the caller's input during a call
+    float **grad;     // per value, NULL unless training
+    bool *needs_grad; // per value: does backward have to produce its gradient?
+    ConvShape *conv;  // per layer (conv and convT layers)
+    float **rstd;     // per layer (instance norm)
+    float *work;      // shared im2col scratch
+    float *arena, *grad_arena;
+    size_t arena_floats, grad_floats, work_floats;
+    Pool *pool; // not owned
+};
+
+static size_t shape_numel(Shape4 s)
+{
+    return (size_t)s.n * s.c * s.h * s.w;
+}
+
+// Fills t->shape, t->conv and the size counters; no allocation of buffers yet.
+static int plan(const Net *net, Trace *t, Err *err)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *L = &net->layers[i];
+        Shape4 in = t->shape[L->in], out = in;
+        switch (L->kind) {
+        case LAYER_REFLECT_PAD:
+            if (L->pad >= in.h || L->pad >= in.w)
+                return err_set(err, "layer %d: reflection pad %d needs an input larger than %dx%d",
+                               i, L->pad, in.w, in.h);
+            out.h += 2 * L->pad;
+            out.w += 2 * L->pad;
+            break;
+        case LAYER_CONV:
+            if (conv_shape(&t->conv[i], in.n, in.c, in.h, in.w, L->channels, L->k, L->stride,
+                           L->pad) != 0)
+                return err_set(err, "layer %d: a %dx%d convolution cannot take a %dx%d input", i,
+                               L->k, L->k, in.w, in.h);
+            out.c = L->channels, out.h = t->conv[i].oh, out.w = t->conv[i].ow;
+            break;
+        case LAYER_CONVT:
+            if (convt_shape(&t->conv[i], in.n, in.c, in.h, in.w, L->channels, L->k, L->stride,
+                            L->pad, L->out_pad) != 0)
+                return err_set(err, "layer %d: bad transposed convolution for a %dx%d input", i,
+                               in.w, in.h);
+            out.c = L->channels, out.h = t->conv[i].h, out.w = t->conv[i].w;
+            break;
+        case LAYER_ADD: {
+            Shape4 s = t->shape[L->skip];
+            if (s.n != in.n || s.c != in.c || s.h != in.h || s.w != in.w)
+                return err_set(err, "layer %d: residual shapes differ (%dx%dx%d vs %dx%dx%d)", i,
+                               in.c, in.h, in.w, s.c, s.h, s.w);
+            break;
+        }
+        case LAYER_MEAN_HW: out.h = out.w = 1; break;
+        default: break;
+        }
+        t->shape[i + 1] = out;
+        if (L->kind == LAYER_CONV || L->kind == LAYER_CONVT) {
+            size_t w = conv_workspace_floats(&t->conv[i]);
+            if (w > t->work_floats)
+                t->work_floats = w;
+        }
+    }
+    return 0;
+}
+
+Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err)
+{
+    Trace *t = calloc(1, sizeof *t);
+    int nv = net->n_layers + 1;
+    if (!t)
+        goto oom;
+    t->pool = pool;
+    t->n_values = nv;
+    t->shape = calloc(nv, sizeof *t->shape);
+    t->value = calloc(nv, sizeof *t->value);
+    t->grad = calloc(nv, sizeof *t->grad);
+    t->needs_grad = calloc(nv, sizeof *t->needs_grad);
+    t->conv = calloc(nv, sizeof *t->conv);
+    t->rstd = calloc(nv, sizeof *t->rstd);
+    if (!t->shape || !t->value || !t->grad || !t->needs_grad || !t->conv || !t->rstd)
+        goto oom;
+    t->shape[0] = (Shape4){n, net->in_channels, h, w};
+    if (plan(net, t, err) != 0) {
+        trace_free(t);
+        return NULL;
+    }
+    size_t stats = 0;
+    for (int v = 1; v < nv; v++) {
+        t->arena_floats += shape_numel(t->shape[v]);
+        if (net->layers[v - 1].kind == LAYER_INSTANCE_NORM)
+            stats += (size_t)t->shape[v].n * t->shape[v].c;
+    }
+    t->arena = malloc((t->arena_floats + stats + t->work_floats + 1) * sizeof(float));
+    if (!t->arena)
+        goto oom;
+    float *p = t->arena;
+    for (int v = 1; v < nv; v++) {
+        t->value[v] = p;
+        p += shape_numel(t->shape[v]);
+    }
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == LAYER_INSTANCE_NORM) {
+            t->rstd[i] = p;
+            p += (size_t)t->shape[i + 1].n * t->shape[i + 1].c;
+        }
+    t->work = p;
+    if (training) {
+        // Value 0's gradient lives here too so that din can be accumulated from it.
+        t->grad_floats = t->arena_floats + shape_numel(t->shape[0]);
+        t->grad_arena = malloc(t->grad_floats * sizeof(float));
+        if (!t->grad_arena)
+            goto oom;
+        float *g = t->grad_arena;
+        for (int v = 0; v < nv; v++) {
+            t->grad[v] = g;
+            g += shape_numel(t->shape[v]);
+        }
+    }
+    return t;
+oom:
+    trace_free(t);
+    err_set(err, "out of memory for a network trace (%dx%dx%d, batch %d)", net->in_channels, h, w,
+            n);
+    return NULL;
+}
+
+void trace_free(Trace *t)
+{
+    if (!t)
+        return;
+    free(t->shape);
+    free(t->value);
+    free(t->grad);
+    free(t->needs_grad);
+    free(t->conv);
+    free(t->rstd);
+    free(t->arena);
+    free(t->grad_arena);
+    free(t);
+}
+
+Shape4 trace_output_shape(const Trace *t)
+{
+    return t->shape[t->n_values - 1];
+}
+
+size_t trace_bytes(const Trace *t)
+{
+    return (t->arena_floats + t->work_floats + t->grad_floats) * sizeof(float);
+}
+
+double trace_macs(const Net *net, const Trace *t)
+{
+    double macs = 0.0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const ConvShape *s = &t->conv[i];
+        if (net->layers[i].kind == LAYER_CONV || net->layers[i].kind == LAYER_CONVT)
+            macs += (double)s->n * s->oc * s->oh * s->ow * s->c * s->k * s->k;
+    }
+    return macs;
+}
+
+static const float *param_or_null(const Net *net, int i)
+{
+    return i < 0 ? NULL : param_data(&net->params, i);
+}
+
+// The ops other than convolutions are split over the pool by planes (pad, norm, mean) or by
+// element ranges (activations, residual add); one job runs one layer's forward or backward.
+typedef struct {
+    const Net *net;
+    Trace *t;
+    int layer;
+    bool backward;
+} LayerJob;
+
+static void layer_part(void *ctx, int ti, int nt)
+{
+    const LayerJob *j = ctx;
+    const Layer *L = &j->net->layers[j->layer];
+    Trace *t = j->t;
+    const int i = j->layer;
+    const Shape4 si = t->shape[L->in], so = t->shape[i + 1];
+    const float *x = t->value[L->in];
+    float *y = t->value[i + 1];
+    size_t b, e; // this thread's planes or elements
+    if (L->kind == LAYER_REFLECT_PAD || L->kind == LAYER_INSTANCE_NORM ||
+        L->kind == LAYER_MEAN_HW) {
+        pool_split((size_t)so.n * so.c, ti, nt, &b, &e);
+        size_t in_plane = (size_t)si.h * si.w, out_plane = (size_t)so.h * so.w;
+        int planes = (int)(e - b);
+        if (!j->backward) {
+            if (L->kind == LAYER_REFLECT_PAD)
+                reflect_pad_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w,
+                                    L->pad);
+            else if (L->kind == LAYER_INSTANCE_NORM)
+                instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
+                                      so.h * so.w);
+            else
+                mean_hw_forward(x + b * in_plane, y + b, planes, si.h * si.w);
+            return;
+        }
+        float *dx = t->grad[L->in] + b * in_plane;
+        const float *dy = t->grad[i + 1] + b * out_plane;
+        if (L->kind == LAYER_REFLECT_PAD)
+            reflect_pad_backward(dy, dx, planes, si.h, si.w, L->pad);
+        else if (L->kind == LAYER_INSTANCE_NORM)
+            instance_norm_backward(y + b * out_plane, t->rstd[i] + b, dy, dx, planes, so.h * so.w);
+        else
+            mean_hw_backward(t->grad[i + 1] + b, dx, planes, si.h * si.w);
+        return;
+    }
+    pool_split(shape_numel(so), ti, nt, &b, &e);
+    size_t n = e - b;
+    if (!j->backward) {
+        switch (L->kind) {
+        case LAYER_RELU: relu_forward(x + b, y + b, n); break;
+        case LAYER_LEAKY_RELU: leaky_relu_forward(x + b, y + b, n); break;
+        case LAYER_TANH: tanh_forward(x + b, y + b, n); break;
+        case LAYER_ADD: add_forward(x + b, t->value[L->skip] + b, y + b, n); break;
+        default: break;
+        }
+        return;
+    }
+    const float *dy = t->grad[i + 1] + b;
+    float *dx = t->needs_grad[L->in] ? t->grad[L->in] + b : NULL;
+    switch (L->kind) {
+    case LAYER_RELU: relu_backward(y + b, dy, dx, n); break;
+    case LAYER_LEAKY_RELU: leaky_relu_backward(y + b, dy, dx, n); break;
+    case LAYER_TANH: tanh_backward(y + b, dy, dx, n); break;
+    case LAYER_ADD:
+        if (dx)
+            accumulate(dx, dy, n);
+        if (t->needs_grad[L->skip])
+            accumulate(t->grad[L->skip] + b, dy, n);
+        break;
+    default: break;
+    }
+}
+
+const float *net_forward(const Net *net, Trace *t, const float *in)
+{
+    t->value[0] = (float *)in; // read only: no layer writes to value 0
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *L = &net->layers[i];
+        const float *x = t->value[L->in];
+        float *y = t->value[i + 1];
+        if (L->kind == LAYER_CONV)
+            conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
+                           param_or_null(net, L->bias), y, t->work);
+        else if (L->kind == LAYER_CONVT)
+            convt2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
+                            param_or_null(net, L->bias), y, t->work);
+        else
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, false});
+    }
+    return t->value[t->n_values - 1];
+}
+
+void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_grads)
+{
+    const int nv = t->n_values;
+    bool pgrads = param_grads && net->params.grad;
+    // A value needs a gradient when something upstream of it does: the input (for din) or a
+    // parameter (for param_grads).
+    t->needs_grad[0] = din != NULL;
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *L = &net->layers[i];
+        bool has_params = pgrads && (L->weight >= 0 || L->bias >= 0);
+        t->needs_grad[i + 1] =
+            t->needs_grad[L->in] || has_params || (L->kind == LAYER_ADD && t->needs_grad[L->skip]);
+    }
+    memset(t->grad_arena, 0, t->grad_floats * sizeof(float));
+    memcpy(t->grad[nv - 1], dout, shape_numel(t->shape[nv - 1]) * sizeof(float));
+    ParamSet *ps = &net->params;
+    for (int i = net->n_layers - 1; i >= 0; i--) {
+        const Layer *L = &net->layers[i];
+        if (!t->needs_grad[i + 1])
+            continue;
+        const float *x = t->value[L->in], *dy = t->grad[i + 1];
+        float *dx = t->needs_grad[L->in] ? t->grad[L->in] : NULL;
+        float *dw = pgrads && L->weight >= 0 ? param_grad(ps, L->weight) : NULL;
+        float *db = pgrads && L->bias >= 0 ? param_grad(ps, L->bias) : NULL;
+        if (L->kind == LAYER_CONV)
+            conv2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
+                            t->work);
+        else if (L->kind == LAYER_CONVT)
+            convt2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
+                             t->work);
+        else if (dx || L->kind == LAYER_ADD)
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true});
+    }
+    if (din)
+        accumulate(din, t->grad[0], shape_numel(t->shape[0]));
+}

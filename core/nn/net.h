@@ -1,0 +1,69 @@
+// A network is a fixed sequence of layers over named parameters; a Trace holds one call's
+// activations (and their gradients when training) for a given input size. The generator and
+// discriminator are built as layer lists (networks.h), and this one interpreter runs both
+// forward and, in reverse, backward.
+#ifndef AGESHIFT_NET_H
+#define AGESHIFT_NET_H
+
+#include <stdbool.h>
+
+#include "core/nn/conv.h"
+#include "core/nn/params.h"
+
+typedef enum {
+    LAYER_REFLECT_PAD,
+    LAYER_CONV,
+    LAYER_CONVT,
+    LAYER_INSTANCE_NORM,
+    LAYER_RELU,
+    LAYER_LEAKY_RELU,
+    LAYER_TANH,
+    LAYER_ADD,     // value[in] + value[skip]
+    LAYER_MEAN_HW, // one number per (n, c)
+} LayerKind;
+
+typedef struct {
+    LayerKind kind;
+    int in, skip; // value indices; value 0 is the network input, layer i writes i+1
+    int channels; // output channels (conv, convT)
+    int k, stride, pad, out_pad;
+    int weight, bias; // parameter indices, -1 when none
+} Layer;
+
+typedef struct {
+    ParamSet params;
+    Layer *layers;
+    int n_layers, cap_layers;
+    int in_channels;
+} Net;
+
+int net_add_layer(Net *net, Layer layer, Err *err); // layer.in = -1 means "the previous value"
+void net_free(Net *net);                            // leaves net zeroed; NULL is a no-op
+
+typedef struct {
+    int n, c, h, w;
+} Shape4;
+
+typedef struct Trace Trace;
+
+// Plans every value's shape for input (n, in_channels, h, w) and allocates the buffers once;
+// nothing is allocated per call afterwards. Fails with a message when a layer cannot take the
+// size (for example a reflection pad wider than the image, or a size the strides cannot halve).
+// With training, gradient buffers are allocated too. Every op of a call on this trace splits
+// its work over pool (not owned; NULL runs everything on the caller's thread).
+Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err);
+void trace_free(Trace *t);
+Shape4 trace_output_shape(const Trace *t);
+size_t trace_bytes(const Trace *t);
+// Multiply-accumulates of the convolutions in one forward pass over the trace's input.
+double trace_macs(const Net *net, const Trace *t);
+
+// Runs the network on in (n, C, h, w); returns the output inside the trace (valid until the
+// next call on this trace).
+const float *net_forward(const Net *net, Trace *t, const float *in);
+// Backpropagates dout (shaped as the output) through the last forward on t. Parameter
+// gradients are accumulated into net->params.grad when param_grads is true and net has them;
+// din (nullable) receives += dL/din.
+void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_grads);
+
+#endif
