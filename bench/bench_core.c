@@ -8,15 +8,9 @@
 #include <time.h>
 
 #include "core/base/blas_setup.h"
+#include "core/base/clock.h"
 #include "core/train/cyclegan.h"
 #include "core/base/rng.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -55,9 +49,9 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
     for (int i = 0; i < 2; i++)
         net_forward(&g, t, x);
     for (int i = 0; i < runs; i++) {
-        double t0 = now();
+        double t0 = clock_now_s();
         memcpy(y, net_forward(&g, t, x), n * sizeof *y);
-        times[i] = now() - t0;
+        times[i] = clock_now_s() - t0;
     }
     double infer_ms = 1e3 * median(times, runs);
     double macs = trace_macs(&g, t);
@@ -82,9 +76,9 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
         cyclegan_step(gan, x, b, 2e-4f, &l);
         int train_runs = runs < 5 ? runs : 5;
         for (int i = 0; i < train_runs; i++) {
-            double t0 = now();
+            double t0 = clock_now_s();
             cyclegan_step(gan, x, b, 2e-4f, &l);
-            times[i] = now() - t0;
+            times[i] = clock_now_s() - t0;
         }
         train_s = median(times, train_runs);
         free(b);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "media/image_io.h"
+#include "core/base/clock.h"
 #include "core/base/pool.h"
 #include "filter/cascade.h"
 
@@ -40,11 +41,6 @@ static double clock_s(clockid_t id)
     struct timespec t;
     clock_gettime(id, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static double now(void)
-{
-    return clock_s(CLOCK_MONOTONIC);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -151,7 +147,7 @@ static void bench_found(Detector *d, const FaceList *faces)
     unsigned seed = 2024;
     int found = 0, tried = 0;
     double sr = 0, srr = 0, sx = 0, sxx = 0, sy = 0, syy = 0;
-    double t0 = now();
+    double t0 = clock_now_s();
     for (int i = 0; i < faces->n; i++) {
         Image img;
         Err err;
@@ -194,7 +190,7 @@ static void bench_found(Detector *d, const FaceList *faces)
         sy += dy;
         syy += dy * dy;
     }
-    double el = now() - t0;
+    double el = clock_now_s() - t0;
     free(frame);
     if (!tried)
         return;
@@ -225,10 +221,10 @@ static void bench_speed(Detector *d, Pool *pool2, const FaceList *faces, int w, 
         FaceBox b[16];
         Err err;
         for (int r = 0; r < WARMUP + RUNS; r++) {
-            double t0 = now(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+            double t0 = clock_now_s(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
             n = detector_run(d, frame, w, h, w, &o, b, 16, &err);
             if (r >= WARMUP) {
-                t[r - WARMUP] = 1e3 * (now() - t0);
+                t[r - WARMUP] = 1e3 * (clock_now_s() - t0);
                 cpu[r - WARMUP] = 1e3 * (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0);
             }
         }

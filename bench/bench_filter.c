@@ -7,16 +7,10 @@
 #include <time.h>
 
 #include "core/base/blas_setup.h"
+#include "core/base/clock.h"
 #include "core/model/model_file.h"
 #include "filter/ageshift.h"
 #include "media/transcode.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int process(void *ctx, AVFrame *frame, Err *err)
 {
@@ -52,10 +46,10 @@ int main(int argc, char **argv)
     if (!f)
         goto fail;
     TranscodeOptions to = transcode_options_default();
-    double t0 = now_s();
+    double t0 = clock_now_s();
     if (transcode_file(argv[1], out, &to, process, f, &err))
         goto fail;
-    double total = now_s() - t0;
+    double total = clock_now_s() - t0;
     AgeshiftStats s;
     ageshift_stats(f, &s);
     ageshift_close(f);

@@ -1,16 +1,18 @@
 #include "capture/live.h"
 
+#include <libswscale/swscale.h>
+#include <linux/videodev2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capture/preview.h"
 #include "capture/source.h"
 #include "capture/v4l2.h"
+#include "core/base/clock.h"
 #include "media/image_io.h"
-#include <libswscale/swscale.h>
-#include <linux/videodev2.h>
 
 #define MAX_LATENCIES 100000
 
@@ -166,7 +168,7 @@ static void snapshot(const LiveOptions *o, const Image *img)
     char path[4096];
     Err err;
     snprintf(path, sizeof path, "%s/ageshift-%lld.png", o->snapshot_dir ? o->snapshot_dir : ".",
-             (long long)(monotonic_us() / 1000));
+             (long long)(clock_now_us() / 1000));
     if (image_save(path, img, &err))
         note(o, "snapshot failed: ", err.msg);
     else
@@ -207,7 +209,7 @@ int live_run(const LiveOptions *o, LiveStats *stats, Err *err)
     bool threads = false, mirror = o->mirror, side = o->side_by_side;
     pthread_t cap, flt;
     Slot show = {0};
-    const int64_t start = monotonic_us();
+    const int64_t start = clock_now_us();
     int64_t first_shown = 0, last_shown = 0; // the steady rate leaves start-up out
     *stats = (LiveStats){0};
 
@@ -254,7 +256,7 @@ int live_run(const LiveOptions *o, LiveStats *stats, Err *err)
         PreviewAction a = win ? preview_poll(win) : PREVIEW_NONE;
         pthread_mutex_lock(&l.lock);
         if (a == PREVIEW_QUIT || (o->stop && *o->stop) ||
-            (o->seconds > 0 && monotonic_us() - start > o->seconds * 1e6))
+            (o->seconds > 0 && clock_now_us() - start > o->seconds * 1e6))
             l.done = true;
         if (a == PREVIEW_TOGGLE_DIRECTION)
             l.direction ^= 1;
@@ -292,7 +294,7 @@ int live_run(const LiveOptions *o, LiveStats *stats, Err *err)
             break;
         if (win && a == PREVIEW_SNAPSHOT)
             snapshot(o, &show.aged);
-        int64_t now = monotonic_us();
+        int64_t now = clock_now_us();
         if (shown == 0)
             first_shown = now;
         last_shown = now;
@@ -324,7 +326,7 @@ done:
             *err = l.thread_err;
             rc = -1;
         }
-        double secs = (monotonic_us() - start) / 1e6;
+        double secs = (clock_now_us() - start) / 1e6;
         double span = (last_shown - first_shown) / 1e6;
         long n = shown < MAX_LATENCIES ? shown : MAX_LATENCIES;
         qsort(latency, n, sizeof *latency, cmp_double);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/clock.h"
 #include "capture/camera_decode.h"
 #include "capture/v4l2.h"
 
@@ -25,13 +26,6 @@ struct Source {
     struct SwsContext *sws;
     int width, height;
 };
-
-int64_t monotonic_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 // A decoded file frame into *rgb, allocated at the stream's size. The frame's own size is the
 // source size: a stream that changes resolution midway is scaled back to the first one rather
@@ -150,15 +144,15 @@ static int next_from_file(Source *s, Image *rgb, int64_t *time_us, Err *err)
     if (s->first_pts_us == INT64_MIN) {
         s->first_pts_us = pts_us;
         if (!s->start_us)
-            s->start_us = monotonic_us();
+            s->start_us = clock_now_us();
     }
     s->last_pts_us = pts_us;
     // Hold the frame back until it is due, as a camera would deliver it.
     int64_t due = s->start_us + s->loop_offset_us + (pts_us - s->first_pts_us);
-    int64_t wait = due - monotonic_us();
+    int64_t wait = due - clock_now_us();
     if (wait > 0)
         usleep((useconds_t)wait);
-    *time_us = monotonic_us();
+    *time_us = clock_now_us();
     rc = to_rgb(s, s->frame, rgb, err);
     av_frame_unref(s->frame);
     return rc ? -1 : 1;

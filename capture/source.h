@@ -21,6 +21,5 @@ void source_size(const Source *s, int *width, int *height);
 int source_next(Source *s, Image *rgb, int64_t *time_us, Err *err);
 void source_close(Source *s); // NULL is a no-op
 
-int64_t monotonic_us(void);
 
 #endif

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/clock.h"
+
 // ---- the real system calls -----------------------------------------------------------------
 
 static int real_open(const char *path, int flags)
@@ -662,13 +664,6 @@ fail:
     return NULL;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int v4l2_camera_next(V4l2Camera *c, int timeout_ms, const uint8_t **data, size_t *len,
                      int64_t *timestamp_us, Err *err)
 {
@@ -687,11 +682,11 @@ int v4l2_camera_next(V4l2Camera *c, int timeout_ms, const uint8_t **data, size_t
         }
         c->held = -1;
     }
-    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms >= 0 ? (clock_now_us() / 1000) + timeout_ms : 0;
     for (;;) {
         int wait = -1;
         if (timeout_ms >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - (clock_now_us() / 1000);
             wait = left > 0 ? (int)left : 0;
         }
         struct pollfd p = {.fd = c->fd, .events = POLLIN, .revents = 0};
@@ -710,7 +705,7 @@ int v4l2_camera_next(V4l2Camera *c, int timeout_ms, const uint8_t **data, size_t
         if (xioctl(sys, c->fd, VIDIOC_DQBUF, &b) < 0) {
             int e = errno;
             if (e == EAGAIN) {
-                if (timeout_ms >= 0 && now_ms() >= deadline)
+                if (timeout_ms >= 0 && (clock_now_us() / 1000) >= deadline)
                     return 0;
                 continue;
             }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base/clock.h"
 #include "core/base/pool.h"
 #include "filter/cascade.h"
 #include "filter/face_blend.h"
@@ -55,13 +56,6 @@ struct AgeshiftFilter {
     } cache[MAX_FACES];
     AgeshiftStats stats;
 };
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
 {
@@ -365,25 +359,25 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, 
     const int s = f->arch.size;
     CropSquare sq = crop_around_face(face->box, CROP_SCALE, CROP_DY);
     Region r = region_for(sq, fr->width, fr->height);
-    double t0 = now_ms();
+    double t0 = (1e3 * clock_now_s());
     if (read_region(f, fr, r, err))
         return -1;
     memcpy(f->region_orig.rgb, f->region.rgb, (size_t)r.w * r.h * 3);
     CropSquare local = {sq.x - r.x, sq.y - r.y, sq.size};
-    double t1 = now_ms();
+    double t1 = (1e3 * clock_now_s());
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;
-    double t2 = now_ms();
+    double t2 = (1e3 * clock_now_s());
     generate(f, face->id, s);
-    double t3 = now_ms();
+    double t3 = (1e3 * clock_now_s());
     // A face the detector has lost fades out instead of snapping back.
     if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, s,
                    f->opt.strength * face->confidence, err))
         return -1;
-    double t4 = now_ms();
+    double t4 = (1e3 * clock_now_s());
     if (write_region(f, fr, r, err))
         return -1;
-    double t5 = now_ms();
+    double t5 = (1e3 * clock_now_s());
     f->stats.convert_ms += (t1 - t0) + (t5 - t4);
     f->stats.crop_ms += t2 - t1;
     f->stats.generator_ms += t3 - t2;
@@ -398,14 +392,14 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
         return err_set(err, "frames must be yuv420p or rgb24 (got format %d)", fr->format);
     if (fr->width < 2 || fr->height < 2)
         return err_set(err, "frame of %dx%d is too small", fr->width, fr->height);
-    double t0 = now_ms();
+    double t0 = (1e3 * clock_now_s());
     if (f->frame_index++ % f->opt.detect_every == 0) {
         if (detect(f, fr, err))
             return -1;
     } else {
         tracker_carry(f->tracker);
     }
-    f->stats.detect_ms += now_ms() - t0;
+    f->stats.detect_ms += (1e3 * clock_now_s()) - t0;
     TrackedFace faces[MAX_FACES];
     int n = tracker_faces(f->tracker, faces, f->opt.max_faces);
     for (int i = 0; i < n; i++)

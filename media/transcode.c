@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/clock.h"
+
 TranscodeOptions transcode_options_default(void)
 {
     return (TranscodeOptions){.crf = 18, .preset = "veryfast"};
@@ -53,13 +55,6 @@ static void warn(const Job *j, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     j->opt->warning(j->opt->ctx, msg);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static int open_input(Job *j, Err *err)
@@ -235,7 +230,7 @@ static int filter_and_encode(Job *j, AVFrame *f, Err *err)
     j->frames++;
     if (j->opt->progress)
         j->opt->progress(j->opt->ctx, j->frames, j->expected,
-                         j->frames / (now_s() - j->t0 > 1e-6 ? now_s() - j->t0 : 1e-6));
+                         j->frames / (clock_now_s() - j->t0 > 1e-6 ? clock_now_s() - j->t0 : 1e-6));
     return write_encoded(j, err);
 }
 
@@ -330,7 +325,7 @@ int transcode_file(const char *in, const char *out, const TranscodeOptions *opt,
              .tmp_path = tmp,
              .fn = fn,
              .fn_ctx = fn_ctx,
-             .t0 = now_s()};
+             .t0 = clock_now_s()};
     // Our messages say what went wrong and where (a damaged packet is a warning naming its
     // time); FFmpeg's own lines about the same would only repeat them, macroblock by macroblock.
     if (av_log_get_level() == AV_LOG_INFO)

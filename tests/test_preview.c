@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "capture/preview.h"
+#include "core/base/clock.h"
 
 // ---- letterbox arithmetic ---------------------------------------------------------------------
 
@@ -139,13 +140,6 @@ static bool can_connect(const char *path)
     return ok;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // Starts `Xvfb :disp -screen 0 800x600x24` and waits until it accepts connections; skips the
 // test when the tools are missing. Xvfb dies with the test process even if the test crashes.
 static void start_xvfb(int disp)
@@ -175,12 +169,12 @@ static void start_xvfb(int disp)
         _exit(127);
     }
     xvfb_pid = pid;
-    double deadline = now_s() + 15.0;
+    double deadline = clock_now_s() + 15.0;
     while (!can_connect(sock)) {
         int status;
         cr_assert(waitpid(pid, &status, WNOHANG) == 0, "Xvfb %s exited before accepting clients",
                   name);
-        cr_assert(now_s() < deadline, "Xvfb %s did not accept connections within 15 s", name);
+        cr_assert(clock_now_s() < deadline, "Xvfb %s did not accept connections within 15 s", name);
         usleep(20000);
     }
     setenv("DISPLAY", name, 1);
@@ -202,9 +196,9 @@ static void stop_xvfb(void)
     if (xvfb_pid <= 0)
         return;
     kill(xvfb_pid, SIGTERM);
-    double deadline = now_s() + 3.0;
+    double deadline = clock_now_s() + 3.0;
     while (waitpid(xvfb_pid, NULL, WNOHANG) == 0) {
-        if (now_s() > deadline) {
+        if (clock_now_s() > deadline) {
             kill(xvfb_pid, SIGKILL);
             waitpid(xvfb_pid, NULL, 0);
             break;
@@ -350,7 +344,7 @@ static void show_a_few_times(const Scene *s)
 static void expect_regions(const Scene *s, const char *tag, const Region *rs, int n)
 {
     char why[256] = "";
-    double deadline = now_s() + 5.0;
+    double deadline = clock_now_s() + 5.0;
     for (;;) {
         show_a_few_times(s);
         int wx = 0, wy = 0;
@@ -360,7 +354,7 @@ static void expect_regions(const Scene *s, const char *tag, const Region *rs, in
         free(shot.rgb);
         if (ok)
             return;
-        cr_assert(now_s() < deadline, "%s: %s (window at %d,%d)", tag, why, wx, wy);
+        cr_assert(clock_now_s() < deadline, "%s: %s (window at %d,%d)", tag, why, wx, wy);
         SDL_Delay(100);
     }
 }
