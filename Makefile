@@ -124,7 +124,7 @@ test: $(TEST_BIN) $(BUILD)/ageshift
 # The same face tests on the team's real UTKFace crops instead of the repository's own faces,
 # and the tests that only make sense on them (tests/data/); needs ../shared (DATA=...).
 DATA ?= ../shared
-FACE_TESTS = $(addprefix $(BUILD)/tests/,test_cascade test_dataset test_image_io test_face_blend \
+FACE_TESTS = $(addprefix $(BUILD)/tests/,test_cascade test_dataset test_loader test_image_io test_face_blend \
              test_trainer test_cli test_convert test_live)
 test-data: $(FACE_TESTS) $(DATA_TEST_BIN) $(BUILD)/ageshift
 	@test -d $(DATA)/faces/young || { echo "test-data needs $(DATA)/faces (set DATA=...)"; exit 1; }

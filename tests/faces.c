@@ -1,5 +1,6 @@
 #include "faces.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -36,4 +37,10 @@ bool test_face(const char *sub, const char *prefix, bool (*pred)(const char *), 
     }
     free(ents);
     return found;
+}
+
+void test_need_face(const char *sub, const char *prefix, int k, char *out)
+{
+    cr_assert(test_face(sub, prefix, NULL, k, out, PATH_MAX), "no face %s* (#%d) under %s/%s",
+              prefix ? prefix : "", k, test_faces_dir(), sub);
 }

@@ -20,4 +20,7 @@ const char *test_faces_dir(void);
 bool test_face(const char *sub, const char *prefix, bool (*pred)(const char *), int k, char *out,
                size_t len);
 
+// As test_face, into out (PATH_MAX bytes), failing the test when there is no such face.
+void test_need_face(const char *sub, const char *prefix, int k, char *out);
+
 #endif
