@@ -203,8 +203,8 @@ int grouper_run(Grouper *g, int n, int min_neighbors, int w, int h, FaceBox *box
                      (n2 > (n1 > 3 ? n1 : 3) || n1 < 3);
         }
         if (!inside)
-            nout = offer_box(boxes, nout, max_boxes, (FaceBox){r1->x, r1->y, r1->w, r1->h, n1},
-                             w, h);
+            nout =
+                offer_box(boxes, nout, max_boxes, (FaceBox){r1->x, r1->y, r1->w, r1->h, n1}, w, h);
     }
     return nout;
 }

@@ -28,8 +28,7 @@ bool test_face(const char *sub, const char *prefix, bool (*pred)(const char *), 
         char rel[PATH_MAX + 300], abs[PATH_MAX];
         snprintf(rel, sizeof rel, "%s/%s", dir, name);
         if (!found && name[0] != '.' && (!prefix || strncmp(name, prefix, strlen(prefix)) == 0) &&
-            (!pred || pred(rel)) && k-- == 0 && realpath(rel, abs) &&
-            strlen(abs) < len) {
+            (!pred || pred(rel)) && k-- == 0 && realpath(rel, abs) && strlen(abs) < len) {
             memcpy(out, abs, strlen(abs) + 1);
             found = true;
         }

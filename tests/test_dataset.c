@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/train/dataset.h"
 #include "core/base/rng.h"
+#include "core/train/dataset.h"
 #include "faces.h"
 
 // ---------------------------------------------------------------------------------------------

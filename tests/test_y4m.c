@@ -16,8 +16,6 @@
 
 #define FFMPEG "/usr/bin/ffmpeg"
 
-
-
 static void skip_without_ffmpeg(void)
 {
     if (access(FFMPEG, X_OK) != 0)
@@ -59,7 +57,6 @@ static Buf ffmpeg_stream(const char *size, const char *rate, const char *pix_fmt
              size, rate, extra, pix_fmt, format);
     return run_capture(cmd);
 }
-
 
 static FILE *str_in(const char *s)
 {

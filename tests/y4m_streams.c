@@ -77,4 +77,3 @@ void expect_open_error(const char *text, size_t len, const char *const *want)
         cr_assert(strstr(err.msg, *w), "message \"%s\" lacks \"%s\"", err.msg, *w);
     fclose(in);
 }
-

@@ -74,7 +74,7 @@ int run_open_csv(Run *r, bool resume, Err *err)
         }
         if (r->n_rows < r->iteration)
             run_note(r, "losses.csv holds %ld of the %ld iterations done; the plots start later",
-                 r->n_rows, r->iteration);
+                     r->n_rows, r->iteration);
     }
     AtomicFile f;
     if (atomic_open(&f, path, err))
@@ -107,7 +107,7 @@ int run_save_plots(Run *r, Err *err)
         for (long j = 0; j < r->n_rows; j++)
             values[j] = r->rows[j].loss[i];
         PlotSeries s = {run_loss_names[i], values,       (int)r->n_rows,
-                        colour[i][0],  colour[i][1], colour[i][2]};
+                        colour[i][0],      colour[i][1], colour[i][2]};
         char title[64], path[4096];
         snprintf(title, sizeof title, "%s", run_loss_names[i]);
         snprintf(path, sizeof path, "%s/%s.png", r->dir, run_loss_names[i]);

@@ -128,7 +128,7 @@ static int setup(Run *r, Err *err)
     if (dataset_scan(&c->data, &r->young, &r->old, forward_warning, r, err))
         return -1;
     run_note(r, "young: %d train, %d test; old: %d train, %d test", r->young.train.count,
-         r->young.test.count, r->old.train.count, r->old.test.count);
+             r->young.test.count, r->old.train.count, r->old.test.count);
     r->pool = pool_create(c->threads, err);
     if (!r->pool)
         return -1;
@@ -197,7 +197,7 @@ static int epoch_end(Run *r, int epoch, Err *err)
     if (run_save_plots(r, err) || run_save_samples(r, epoch, err) || run_save_checkpoint(r, err))
         return -1;
     run_note(r, "epoch %d done: plots, samples/epoch_%04d.png and checkpoint written", epoch + 1,
-         epoch + 1);
+             epoch + 1);
     return 0;
 }
 
@@ -213,7 +213,7 @@ static int train_loop(Run *r, Err *err)
             if (run_save_plots(r, err) || run_save_checkpoint(r, err))
                 return -1;
             run_note(r, "stopped at iteration %ld; checkpoint saved, continue with --resume %s",
-                 r->iteration, r->dir);
+                     r->iteration, r->dir);
             return TRAIN_STOPPED;
         }
         int epoch = (int)(r->iteration / r->per_epoch);

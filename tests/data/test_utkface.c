@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/train/dataset.h"
-#include "media/image_io.h"
 #include "filter/cascade.h"
+#include "media/image_io.h"
 #include "tests/faces.h"
 
 #define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
