@@ -8,6 +8,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/pool.h"
+#include "core/model/model_file.h"
 #include "filter/cascade.h"
 #include "filter/face_blend.h"
 #include "filter/tracker.h"

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 
 #include "core/base/err.h"
-#include "core/model/model_file.h"
+#include "core/model/age_direction.h"
 
 typedef struct {
     const char *model_path;   // a model.safetensors from ageshift train

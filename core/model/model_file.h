@@ -5,11 +5,10 @@
 #ifndef AGESHIFT_MODEL_FILE_H
 #define AGESHIFT_MODEL_FILE_H
 
+#include "core/model/age_direction.h"
 #include "core/nn/networks.h"
 
 #define MODEL_FILE_FORMAT "ageshift-model"
-
-typedef enum { AGE_OLDER, AGE_YOUNGER } AgeDirection;
 
 typedef struct {
     GeneratorConfig gen;
