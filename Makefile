@@ -112,6 +112,9 @@ $(BUILD)/tests/%.o: tests/%.c | $(STAMP)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
+# The option tables' test needs the command line's own option code.
+$(BUILD)/tests/test_options: $(BUILD)/cli/options.o $(BUILD)/cli/args.o $(BUILD)/cli/filter_options.o
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS) $(TEST_LIBS)

@@ -18,12 +18,17 @@ static void usage(FILE *out)
             "Makes every face in a video file older or younger. The video is re-encoded\n"
             "(H.264 for .mp4/.mkv/.mov); audio and subtitles are copied as they are, with the\n"
             "same frame count, frame rate and timestamps. OUT appears only when complete.\n"
-            "\n"
-            "  -i FILE              input video\n"
-            "  -o FILE              output video\n"
-            "  -c:v NAME            video encoder (default libx264)\n"
-            "  -crf N               libx264 quality, 0 (lossless) .. 51 (default 18)\n");
-    filter_options_help(out);
+            "\n");
+    TranscodeOptions to = transcode_options_default();
+    char crf[64];
+    snprintf(crf, sizeof crf, "libx264 quality, 0 (lossless) .. 51 (default %d)", to.crf);
+    options_help_line(out, "-i FILE", "input video");
+    options_help_line(out, "-o FILE", "output video");
+    options_help_line(out, "-c:v NAME", "video encoder (default libx264)");
+    options_help_line(out, "-crf N", crf);
+    AgeshiftOptions d = ageshift_options_default();
+    d.model_path = NULL;
+    filter_options_help(out, &d);
 }
 
 typedef struct {
@@ -66,19 +71,19 @@ int cmd_convert(int argc, char **argv)
 {
     AgeshiftOptions fo = ageshift_options_default();
     fo.model_path = NULL; // the default model, found after the options
+    OptionSet fs;
+    filter_options_begin(&fs, &fo);
     TranscodeOptions to = transcode_options_default();
     const char *in = NULL, *out = NULL;
-    bool direction_given = false;
-    static const struct option opts[] = {{"help", 0, 0, 'h'},
-                                         {"c:v", 1, 0, 'c'},
-                                         {"crf", 1, 0, 'q'},
-                                         FILTER_LONG_OPTIONS,
-                                         {0, 0, 0, 0}};
+    struct option opts[OPTIONS_MAX + 4] = {
+        {"help", 0, 0, 'h'}, {"c:v", 1, 0, 'c'}, {"crf", 1, 0, 'q'}};
+    int nopts = 3;
+    options_getopt(&fs, opts, &nopts, OPTIONS_MAX + 4);
     int c;
     long v;
     opterr = 0;
     while ((c = getopt_long_only(argc, argv, "i:o:h", opts, NULL)) != -1) {
-        int r = filter_option(&fo, c, optarg, &direction_given);
+        int r = options_apply(&fs, c, optarg);
         if (r < 0)
             return 2;
         if (r)
@@ -100,7 +105,7 @@ int cmd_convert(int argc, char **argv)
             return 2;
         }
     }
-    if (!in || !out || !direction_given || optind < argc) {
+    if (!in || !out || options_report_missing(&fs, "convert") || optind < argc) {
         usage(stderr);
         return 2;
     }

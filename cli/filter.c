@@ -25,11 +25,14 @@ static void usage(FILE *out)
         "same stream with every face made older or younger on stdout, e.g.\n"
         "  ffmpeg -i in.mp4 -pix_fmt yuv420p -f yuv4mpegpipe - | ageshift filter --to old |\n"
         "      ffmpeg -i - out.mp4\n"
-        "\n"
-        "  -s WxH               raw frames of this size instead of y4m\n"
-        "  -pix_fmt FMT         raw frames' format: yuv420p or rgb24 (default yuv420p)\n"
-        "  -r N[/D]             raw frames' rate, for the progress line (default 25)\n");
-    filter_options_help(out);
+        "\n");
+    options_help_line(out, "-s WxH", "raw frames of this size instead of y4m");
+    options_help_line(out, "-pix_fmt FMT",
+                      "raw frames' format: yuv420p or rgb24 (default yuv420p)");
+    options_help_line(out, "-r N[/D]", "raw frames' rate, for the progress line (default 25)");
+    AgeshiftOptions d = ageshift_options_default();
+    d.model_path = NULL;
+    filter_options_help(out, &d);
 }
 
 // The y4m/raw frame seen as an AVFrame (no copy) for the filter.
@@ -52,17 +55,20 @@ int cmd_filter(int argc, char **argv)
 {
     AgeshiftOptions fo = ageshift_options_default();
     fo.model_path = NULL; // the default model, found after the options
-    bool direction_given = false, raw = false;
+    OptionSet fs;
+    filter_options_begin(&fs, &fo);
+    bool raw = false;
     int w = 0, h = 0, fps_num = 25, fps_den = 1;
     PixFmt fmt = PIXFMT_YUV420P;
-    static const struct option opts[] = {{"help", 0, 0, 'h'},    {"s", 1, 0, 's'},
-                                         {"pix_fmt", 1, 0, 'p'}, {"r", 1, 0, 'r'},
-                                         FILTER_LONG_OPTIONS,    {0, 0, 0, 0}};
+    struct option opts[OPTIONS_MAX + 5] = {
+        {"help", 0, 0, 'h'}, {"s", 1, 0, 's'}, {"pix_fmt", 1, 0, 'p'}, {"r", 1, 0, 'r'}};
+    int nopts = 4;
+    options_getopt(&fs, opts, &nopts, OPTIONS_MAX + 5);
     int c;
     Err err;
     opterr = 0;
     while ((c = getopt_long_only(argc, argv, "h", opts, NULL)) != -1) {
-        int r = filter_option(&fo, c, optarg, &direction_given);
+        int r = options_apply(&fs, c, optarg);
         if (r < 0)
             return 2;
         if (r)
@@ -98,7 +104,7 @@ int cmd_filter(int argc, char **argv)
             return 2;
         }
     }
-    if (!direction_given || optind < argc) {
+    if (options_report_missing(&fs, "filter") || optind < argc) {
         usage(stderr);
         return 2;
     }

@@ -1,23 +1,20 @@
-// The options every face-filtering command shares (--to, --model, --strength, ...).
+// The options every face-filtering command shares (--to, --model, --strength, ...), as one
+// option table over AgeshiftOptions.
 #ifndef AGESHIFT_CLI_FILTER_OPTIONS_H
 #define AGESHIFT_CLI_FILTER_OPTIONS_H
 
 #include <stdio.h>
 
+#include "cli/options.h"
 #include "filter/ageshift.h"
 
-// The long options, to append to a command's own table, and their help text.
-#define FILTER_LONG_OPTIONS                                                                        \
-    {"to", 1, 0, 0x1001}, {"model", 1, 0, 0x1002}, {"strength", 1, 0, 0x1003},                     \
-        {"max-faces", 1, 0, 0x1004}, {"detect-every", 1, 0, 0x1005}, {"min-face", 1, 0, 0x1006},   \
-        {"cascade", 1, 0, 0x1007}, {"generate-every", 1, 0, 0x1009},                               \
-    {                                                                                              \
-        "threads", 1, 0, 0x1008                                                                    \
-    }
-void filter_options_help(FILE *out);
+// getopt values of the filter options start here; a command's own table takes another base.
+#define FILTER_OPTIONS_VAL_BASE 0x1000
 
-// Handles one getopt_long result; returns 1 if it was a filter option, 0 if not, -1 on a bad
-// value (after printing why).
-int filter_option(AgeshiftOptions *o, int c, const char *arg, bool *direction_given);
+// Starts parsing the filter options into *o, whose values are the command's defaults.
+void filter_options_begin(OptionSet *s, AgeshiftOptions *o);
+
+// The help lines, with the command's defaults.
+void filter_options_help(FILE *out, const AgeshiftOptions *defaults);
 
 #endif

@@ -9,30 +9,41 @@
 #include "cli/filter_options.h"
 #include "media/image_io.h"
 
+// A photo is one frame: faces are looked for at once, smaller ones too, and changed on sight.
+static AgeshiftOptions image_defaults(void)
+{
+    AgeshiftOptions o = ageshift_options_default();
+    o.model_path = NULL; // the default model, found after the options
+    o.detect_every = 1;
+    o.min_face = 24;
+    o.still = true;
+    return o;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: ageshift image IN -o OUT --to old|young [options]\n"
                  "\n"
                  "Makes every face in a photo older or younger. OUT is PNG or JPEG by its name.\n"
-                 "\n"
-                 "  -o FILE              the output picture\n");
-    filter_options_help(out);
+                 "\n");
+    options_help_line(out, "-o FILE", "the output picture");
+    AgeshiftOptions d = image_defaults();
+    filter_options_help(out, &d);
 }
 
 int cmd_image(int argc, char **argv)
 {
-    AgeshiftOptions fo = ageshift_options_default();
-    fo.model_path = NULL; // the default model, found after the options
-    fo.detect_every = 1;
-    fo.min_face = 24;
-    fo.still = true;
-    bool direction_given = false;
+    AgeshiftOptions fo = image_defaults();
+    OptionSet fs;
+    filter_options_begin(&fs, &fo);
     const char *out = NULL;
-    static const struct option opts[] = {{"help", 0, 0, 'h'}, FILTER_LONG_OPTIONS, {0, 0, 0, 0}};
+    struct option opts[OPTIONS_MAX + 2] = {{"help", 0, 0, 'h'}};
+    int nopts = 1;
+    options_getopt(&fs, opts, &nopts, OPTIONS_MAX + 2);
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        int r = filter_option(&fo, c, optarg, &direction_given);
+        int r = options_apply(&fs, c, optarg);
         if (r < 0)
             return 2;
         if (r)
@@ -49,7 +60,7 @@ int cmd_image(int argc, char **argv)
             return 2;
         }
     }
-    if (!out || !direction_given || optind != argc - 1) {
+    if (!out || options_report_missing(&fs, "image") || optind != argc - 1) {
         usage(stderr);
         return 2;
     }

@@ -1,12 +1,13 @@
-// ageshift train: options in, progress out; the work is core/trainer.c's.
+// ageshift train: options in, progress out; the work is core/train/trainer.c's.
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/train/trainer.h"
 
 static volatile sig_atomic_t stop_signal;
@@ -16,7 +17,154 @@ static void on_signal(int sig)
     stop_signal = sig;
 }
 
-static void usage(FILE *out, const TrainConfig *d)
+// The command's settings: the run's configuration, and the folder to start or resume.
+typedef struct {
+    TrainConfig cfg;
+    const char *out, *resume;
+} TrainArgs;
+
+#define FIELD(name) offsetof(TrainArgs, name)
+
+static const Option table[] = {
+    {.name = "data:", .type = OPT_SECTION},
+    {.name = "young",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(cfg.data.young_dir),
+     .help = "a folder of young faces (with --old)"},
+    {.name = "old",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(cfg.data.old_dir),
+     .help = "a folder of old faces (with --young)"},
+    {.name = "data",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(cfg.data.root),
+     .help = "instead, one folder: the Kaggle facial-age layout (001..110) or UTKFace files named "
+             "AGE_GENDER_RACE_DATE.jpg.chip.jpg"},
+    {.name = "young-ages",
+     .arg = "A-B",
+     .type = OPT_RANGE,
+     .offset = FIELD(cfg.data.young_min),
+     .offset2 = FIELD(cfg.data.young_max),
+     .help = "ages of the young domain"},
+    {.name = "old-ages",
+     .arg = "A-B",
+     .type = OPT_RANGE,
+     .offset = FIELD(cfg.data.old_min),
+     .offset2 = FIELD(cfg.data.old_max),
+     .help = "ages of the old domain"},
+    {.name = "model:", .type = OPT_SECTION},
+    {.name = "size",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.size),
+     .min = 16,
+     .max = 4096,
+     .help = "image size, a multiple of 4"},
+    {.name = "ngf",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.ngf),
+     .min = 1,
+     .max = 1024,
+     .help = "generator width"},
+    {.name = "blocks",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.n_blocks),
+     .min = 0,
+     .max = 64,
+     .help = "generator residual blocks"},
+    {.name = "ndf",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.ndf),
+     .min = 1,
+     .max = 1024,
+     .help = "discriminator width"},
+    {.name = "training:", .type = OPT_SECTION},
+    {.name = "epochs",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.epochs),
+     .min = 1,
+     .max = 1000000,
+     .help = "epochs"},
+    {.name = "decay-epoch",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.decay_epoch),
+     .min = 0,
+     .max = 1000000,
+     .help = "the learning rate decays linearly to 0 from this epoch; when --epochs is not "
+             "above the default, from half of them"},
+    {.name = "lr",
+     .arg = "X",
+     .type = OPT_FLOAT,
+     .offset = FIELD(cfg.lr),
+     .min = 1e-9,
+     .max = 1,
+     .help = "Adam learning rate"},
+    {.name = "batch",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.batch),
+     .min = 1,
+     .max = 1024,
+     .help = "batch size"},
+    {.name = "seed",
+     .arg = "N",
+     .type = OPT_U64,
+     .offset = FIELD(cfg.seed),
+     .help = "initialisation, data order and split"},
+    {.name = "run:", .type = OPT_SECTION},
+    {.name = "out",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(out),
+     .help = "the run folder (created)"},
+    {.name = "resume",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(resume),
+     .help = "continue the run in DIR with its saved settings (--epochs, --decay-epoch given "
+             "with it lengthen the run)"},
+    {.name = "checkpoint-every",
+     .arg = "N",
+     .type = OPT_LONG,
+     .offset = FIELD(cfg.checkpoint_every),
+     .min = 1,
+     .max = 1099511627776.0,
+     .help = "iterations between checkpoints"},
+    {.name = "max-iterations",
+     .arg = "N",
+     .type = OPT_LONG,
+     .offset = FIELD(cfg.max_iterations),
+     .min = 1,
+     .max = 1099511627776.0,
+     .help = "stop, with a checkpoint, after N iterations in all"},
+    {.name = "samples",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.sample_faces),
+     .min = 0,
+     .max = 64,
+     .help = "test faces per domain in the sample grids"},
+    {.name = "threads",
+     .arg = "N",
+     .type = OPT_INT,
+     .offset = FIELD(cfg.threads),
+     .min = 1,
+     .max = 64,
+     .help = "worker threads",
+     .zero_means = "one per CPU"},
+};
+#define TABLE_SIZE ((int)(sizeof table / sizeof *table))
+#define TRAIN_OPTIONS_VAL_BASE 0x1000
+
+static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ageshift train --young DIR --old DIR --out DIR [options]\n"
@@ -27,34 +175,9 @@ static void usage(FILE *out, const TrainConfig *d)
             "as the seed project did, into the run folder DIR: checkpoint.safetensors,\n"
             "model.safetensors (for the filter), losses.csv, loss_*.png plots and\n"
             "samples/epoch_NNNN.png grids. Ctrl-C saves a checkpoint and stops; --resume goes on.\n"
-            "\n"
-            "data:\n"
-            "  --young DIR, --old DIR  a folder of young faces and a folder of old faces\n"
-            "  --data DIR              one folder: the Kaggle facial-age layout (001..110) or\n"
-            "                          UTKFace files named AGE_GENDER_RACE_DATE.jpg.chip.jpg\n"
-            "  --young-ages A-B        ages of the young domain (default %d-%d)\n"
-            "  --old-ages A-B          ages of the old domain (default %d-%d)\n"
-            "model:\n"
-            "  --size N                image size, a multiple of 4 (default %d)\n"
-            "  --ngf N, --blocks N     generator width and residual blocks (default %d, %d)\n"
-            "  --ndf N                 discriminator width (default %d)\n"
-            "training:\n"
-            "  --epochs N              epochs (default %d)\n"
-            "  --decay-epoch N         learning rate decays linearly to 0 from here (default %d)\n"
-            "  --lr X                  Adam learning rate (default %g)\n"
-            "  --batch N               batch size (default %d)\n"
-            "  --seed N                initialisation, data order and split (default %llu)\n"
-            "run:\n"
-            "  --out DIR               the run folder (created)\n"
-            "  --resume DIR            continue the run in DIR with its saved settings\n"
-            "                          (--epochs, --decay-epoch given with it lengthen the run)\n"
-            "  --checkpoint-every N    iterations between checkpoints (default %ld)\n"
-            "  --max-iterations N      stop, with a checkpoint, after N iterations in all\n"
-            "  --samples N             test faces per domain in the sample grids (default %d)\n"
-            "  --threads N             worker threads (default: one per CPU)\n",
-            d->data.young_min, d->data.young_max, d->data.old_min, d->data.old_max, d->size, d->ngf,
-            d->n_blocks, d->ndf, d->epochs, d->decay_epoch, d->lr, d->batch,
-            (unsigned long long)d->seed, d->checkpoint_every, d->sample_faces);
+            "\n");
+    TrainArgs d = {.cfg = train_config_default()};
+    options_help(out, table, TABLE_SIZE, &d);
 }
 
 static void format_duration(char *buf, size_t len, double s)
@@ -109,110 +232,41 @@ static void on_message(void *ctx, const char *msg)
 
 int cmd_train(int argc, char **argv)
 {
-    TrainConfig cfg = train_config_default();
-    const char *out = NULL, *resume = NULL;
-    enum {
-        O_YOUNG = 256,
-        O_OLD,
-        O_DATA,
-        O_YA,
-        O_OA,
-        O_SIZE,
-        O_NGF,
-        O_BLOCKS,
-        O_NDF,
-        O_EPOCHS,
-        O_DECAY,
-        O_LR,
-        O_BATCH,
-        O_SEED,
-        O_OUT,
-        O_RESUME,
-        O_EVERY,
-        O_MAXIT,
-        O_SAMPLES,
-        O_THREADS,
-        O_HELP
-    };
-    static const struct option opts[] = {{"young", 1, 0, O_YOUNG},
-                                         {"old", 1, 0, O_OLD},
-                                         {"data", 1, 0, O_DATA},
-                                         {"young-ages", 1, 0, O_YA},
-                                         {"old-ages", 1, 0, O_OA},
-                                         {"size", 1, 0, O_SIZE},
-                                         {"ngf", 1, 0, O_NGF},
-                                         {"blocks", 1, 0, O_BLOCKS},
-                                         {"ndf", 1, 0, O_NDF},
-                                         {"epochs", 1, 0, O_EPOCHS},
-                                         {"decay-epoch", 1, 0, O_DECAY},
-                                         {"lr", 1, 0, O_LR},
-                                         {"batch", 1, 0, O_BATCH},
-                                         {"seed", 1, 0, O_SEED},
-                                         {"out", 1, 0, O_OUT},
-                                         {"resume", 1, 0, O_RESUME},
-                                         {"checkpoint-every", 1, 0, O_EVERY},
-                                         {"max-iterations", 1, 0, O_MAXIT},
-                                         {"samples", 1, 0, O_SAMPLES},
-                                         {"threads", 1, 0, O_THREADS},
-                                         {"help", 0, 0, O_HELP},
-                                         {0, 0, 0, 0}};
-    bool epochs_given = false, decay_given = false;
+    TrainArgs args = {.cfg = train_config_default()};
+    TrainConfig *cfg = &args.cfg;
+    OptionSet set = {table, TABLE_SIZE, &args, TRAIN_OPTIONS_VAL_BASE, {0}};
+    struct option opts[OPTIONS_MAX + 2] = {{"help", 0, 0, 'h'}};
+    int nopts = 1;
+    options_getopt(&set, opts, &nopts, OPTIONS_MAX + 2);
     int c;
-    long v;
-    double x;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        const char *name = argv[optind - 1];
-        int bad = 0;
-        switch (c) {
-        case O_YOUNG: cfg.data.young_dir = optarg; break;
-        case O_OLD: cfg.data.old_dir = optarg; break;
-        case O_DATA: cfg.data.root = optarg; break;
-        case O_YA:
-            bad = arg_age_range(name, optarg, &cfg.data.young_min, &cfg.data.young_max);
-            break;
-        case O_OA: bad = arg_age_range(name, optarg, &cfg.data.old_min, &cfg.data.old_max); break;
-        case O_SIZE: bad = arg_int(name, optarg, 16, 4096, &v), cfg.size = (int)v; break;
-        case O_NGF: bad = arg_int(name, optarg, 1, 1024, &v), cfg.ngf = (int)v; break;
-        case O_BLOCKS: bad = arg_int(name, optarg, 0, 64, &v), cfg.n_blocks = (int)v; break;
-        case O_NDF: bad = arg_int(name, optarg, 1, 1024, &v), cfg.ndf = (int)v; break;
-        case O_EPOCHS:
-            bad = arg_int(name, optarg, 1, 1000000, &v), cfg.epochs = (int)v;
-            epochs_given = true;
-            break;
-        case O_DECAY:
-            bad = arg_int(name, optarg, 0, 1000000, &v), cfg.decay_epoch = (int)v;
-            decay_given = true;
-            break;
-        case O_LR: bad = arg_float(name, optarg, 1e-9, 1.0, &x), cfg.lr = (float)x; break;
-        case O_BATCH: bad = arg_int(name, optarg, 1, 1024, &v), cfg.batch = (int)v; break;
-        case O_SEED: bad = arg_u64(name, optarg, &cfg.seed); break;
-        case O_OUT: out = optarg; break;
-        case O_RESUME: resume = optarg; break;
-        case O_EVERY: bad = arg_int(name, optarg, 1, 1L << 40, &cfg.checkpoint_every); break;
-        case O_MAXIT: bad = arg_int(name, optarg, 1, 1L << 40, &cfg.max_iterations); break;
-        case O_SAMPLES: bad = arg_int(name, optarg, 0, 64, &v), cfg.sample_faces = (int)v; break;
-        case O_THREADS: bad = arg_int(name, optarg, 1, 64, &v), cfg.threads = (int)v; break;
-        case O_HELP:
-        case 'h': usage(stdout, &cfg); return 0;
-        default:
-            fprintf(stderr, "ageshift train: unknown or incomplete option '%s'\n", name);
-            fprintf(stderr, "(ageshift train --help lists the options)\n");
+        int r = options_apply(&set, c, optarg);
+        if (r < 0)
             return 2;
+        if (r)
+            continue;
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
-        if (bad)
-            return 2;
+        fprintf(stderr, "ageshift train: unknown or incomplete option '%s'\n", argv[optind - 1]);
+        fprintf(stderr, "(ageshift train --help lists the options)\n");
+        return 2;
     }
+    const bool epochs_given = options_given(&set, "epochs");
+    const bool decay_given = options_given(&set, "decay-epoch");
+    const char *out = args.out, *resume = args.resume;
     if (optind < argc) {
         fprintf(stderr, "ageshift train: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!decay_given && cfg.decay_epoch >= cfg.epochs)
-        cfg.decay_epoch = cfg.epochs / 2; // the seed decays over the second half
+    if (!decay_given && cfg->decay_epoch >= cfg->epochs)
+        cfg->decay_epoch = cfg->epochs / 2; // the seed decays over the second half
     if (!resume) {
-        bool two = cfg.data.young_dir || cfg.data.old_dir;
-        if ((two && (!cfg.data.young_dir || !cfg.data.old_dir || cfg.data.root)) ||
-            (!two && !cfg.data.root) || !out) {
+        bool two = cfg->data.young_dir || cfg->data.old_dir;
+        if ((two && (!cfg->data.young_dir || !cfg->data.old_dir || cfg->data.root)) ||
+            (!two && !cfg->data.root) || !out) {
             fprintf(stderr, "ageshift train: give --young DIR --old DIR (or --data DIR) and "
                             "--out DIR, or --resume DIR\n");
             return 2;
@@ -222,10 +276,10 @@ int cmd_train(int argc, char **argv)
         return 2;
     } else {
         // Only a schedule given now replaces the saved one.
-        cfg.epochs = epochs_given ? cfg.epochs : 0;
-        cfg.decay_epoch = decay_given ? cfg.decay_epoch : -1;
+        cfg->epochs = epochs_given ? cfg->epochs : 0;
+        cfg->decay_epoch = decay_given ? cfg->decay_epoch : -1;
     }
-    cfg.data.seed = cfg.seed;
+    cfg->data.seed = cfg->seed;
 
     ProgressState st = {.tty = isatty(STDERR_FILENO)};
     TrainHooks hooks = {on_progress, on_message, &st, &stop_signal};
@@ -236,7 +290,7 @@ int cmd_train(int argc, char **argv)
 
     Err err;
     const char *dir = resume ? resume : out;
-    int rc = train_run(&cfg, dir, resume != NULL, &hooks, &err);
+    int rc = train_run(cfg, dir, resume != NULL, &hooks, &err);
     if (rc < 0) {
         fprintf(stderr, "%sageshift train: %s\n", st.tty ? "\n" : "", err.msg);
         return 1;

@@ -12,8 +12,8 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/filter_options.h"
-#include "media/image_io.h"
 #include "core/model/model_file.h"
+#include "media/image_io.h"
 
 static void usage(FILE *out)
 {

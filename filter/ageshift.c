@@ -14,7 +14,6 @@
 #include "filter/tracker.h"
 
 #define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
-#define MAX_FACES 16
 // Face regions are converted to RGB in blocks whose sides are multiples of this, so that the
 // scaler's contexts are reused from frame to frame while a face moves a little.
 #define REGION_QUANTUM 16
@@ -54,7 +53,7 @@ struct AgeshiftFilter {
         int id;
         long frame;   // when it was computed
         float *delta; // gen - orig at model resolution, (3, size, size)
-    } cache[MAX_FACES];
+    } cache[AGESHIFT_MAX_FACES];
     AgeshiftStats stats;
 };
 
@@ -67,7 +66,7 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     }
     f->opt = *opt;
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
-        opt->max_faces > MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1) {
+        opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1) {
         err_set(err,
                 "bad filter options (strength %g, max faces %d, detect every %d, generate "
                 "every %d)",
@@ -99,7 +98,7 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         err_set(err, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < MAX_FACES; i++) {
+    for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
         f->cache[i].id = -1;
         if (!(f->cache[i].delta = malloc(3 * (size_t)s * s * sizeof(float)))) {
             err_set(err, "out of memory");
@@ -132,7 +131,7 @@ void ageshift_close(AgeshiftFilter *f)
     sws_freeContext(f->to_yuv);
     free(f->orig_chw);
     free(f->gen_chw);
-    for (int i = 0; i < MAX_FACES; i++)
+    for (int i = 0; i < AGESHIFT_MAX_FACES; i++)
         free(f->cache[i].delta);
     free(f);
 }
@@ -213,11 +212,11 @@ static int detect(AgeshiftFilter *f, const AVFrame *fr, Err *err)
         stride = w;
         o.min_size /= scale;
     }
-    FaceBox boxes[MAX_FACES];
-    int n = detector_run(f->detector, gray, w, h, stride, &o, boxes, MAX_FACES, err);
+    FaceBox boxes[AGESHIFT_MAX_FACES];
+    int n = detector_run(f->detector, gray, w, h, stride, &o, boxes, AGESHIFT_MAX_FACES, err);
     if (n < 0)
         return -1;
-    FaceRect rects[MAX_FACES];
+    FaceRect rects[AGESHIFT_MAX_FACES];
     for (int i = 0; i < n; i++)
         rects[i] = (FaceRect){(float)(boxes[i].x * scale), (float)(boxes[i].y * scale),
                               (float)(boxes[i].w * scale), (float)(boxes[i].h * scale)};
@@ -334,7 +333,7 @@ static void generate(AgeshiftFilter *f, int id, int s)
 {
     const size_t n = 3 * (size_t)s * s;
     int slot = -1, oldest = 0;
-    for (int i = 0; i < MAX_FACES; i++) {
+    for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
         if (f->cache[i].id == id)
             slot = i;
         if (f->cache[i].frame < f->cache[oldest].frame)
@@ -401,7 +400,7 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
         tracker_carry(f->tracker);
     }
     f->stats.detect_ms += (1e3 * clock_now_s()) - t0;
-    TrackedFace faces[MAX_FACES];
+    TrackedFace faces[AGESHIFT_MAX_FACES];
     int n = tracker_faces(f->tracker, faces, f->opt.max_faces);
     for (int i = 0; i < n; i++)
         if (faces[i].confidence > 0.0f && change_face(f, fr, &faces[i], err))

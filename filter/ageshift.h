@@ -17,6 +17,9 @@
 #include "core/base/err.h"
 #include "core/model/age_direction.h"
 
+// The most faces changed in one frame.
+#define AGESHIFT_MAX_FACES 16
+
 typedef struct {
     const char *model_path;   // a model.safetensors from ageshift train
     AgeDirection direction;   // AGE_OLDER or AGE_YOUNGER

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "media/image_io.h"
 #include "faces.h"
+#include "media/image_io.h"
 #include "shell.h"
 
 #define MODEL "tests/fixtures/golden_model.safetensors" // a 32 px model converted from .pth
@@ -37,6 +37,30 @@ Test(cli, help_lists_the_commands)
     cr_expect_not_null(strstr(out, "--resume"), "%s", out);
     cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} bogus"), 2);
     cr_expect_not_null(strstr(out, "unknown command 'bogus'"), "%s", out);
+}
+
+// Every command's options come from its table: the help shows the defaults, a value out of
+// range and a missing --to are refused with exit status 2, naming the option.
+Test(cli, options_are_checked_and_their_defaults_shown)
+{
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} train --help"), 0);
+    cr_expect_not_null(
+        strstr(out, "--size N             image size, a multiple of 4 (default 128)"), "%s", out);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} image --help"), 0);
+    cr_expect_not_null(strstr(out, "--detect-every N     look for faces every N frames, tracking "
+                                   "in between (default 1)"),
+                       "image detects on every frame: %s", out);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} convert --help"), 0);
+    cr_expect_not_null(strstr(out, "tracking in between (default 2)"), "%s", out);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} image a.png -o b.png --to old "
+                     "--max-faces 99"),
+                 2);
+    cr_expect_not_null(strstr(out, "--max-faces: '99' is not an integer in [1, 16]"), "%s", out);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} live --seconds 1"), 2);
+    cr_expect_not_null(strstr(out, "ageshift live: --to is required"), "%s", out);
+    cr_expect_eq(run("${AGESHIFT_BIN:-./build/ageshift} train --young a --old b --out c --lr 5"),
+                 2);
+    cr_expect_not_null(strstr(out, "--lr: '5' is not a number"), "%s", out);
 }
 
 Test(cli, translate_writes_each_face_under_its_name)
