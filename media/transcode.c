@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/atomic_file.h"
 #include "core/base/clock.h"
 
 TranscodeOptions transcode_options_default(void)
@@ -179,7 +180,7 @@ static int open_output(Job *j, Err *err)
     }
     av_dict_copy(&j->out->metadata, j->in->metadata, 0);
     if ((rc = avio_open(&j->out->pb, j->tmp_path, AVIO_FLAG_WRITE)) < 0)
-        return av_fail(err, "cannot create", j->tmp_path, rc);
+        return av_fail(err, "cannot create", j->out_path, rc);
     if ((rc = avformat_write_header(j->out, NULL)) < 0)
         return av_fail(err, "cannot write the header", j->out_path, rc);
     return 0;
@@ -317,12 +318,15 @@ static void job_free(Job *j)
 int transcode_file(const char *in, const char *out, const TranscodeOptions *opt, FrameCallback fn,
                    void *fn_ctx, Err *err)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+    // The output exists only as an unnamed file until it is complete (core/base/atomic_file.h),
+    // so a killed convert leaves nothing behind; FFmpeg writes it through a name that opens it.
+    AtomicFile file;
+    if (atomic_open(&file, out, err))
+        return -1;
     Job j = {.opt = opt,
              .in_path = in,
              .out_path = out,
-             .tmp_path = tmp,
+             .tmp_path = atomic_name(&file),
              .fn = fn,
              .fn_ctx = fn_ctx,
              .t0 = clock_now_s()};
@@ -341,25 +345,16 @@ int transcode_file(const char *in, const char *out, const TranscodeOptions *opt,
     }
     if (open_input(&j, err) || open_output(&j, err) || run(&j, err))
         goto done;
-    // Flush to the disk before the rename makes the file visible under its name.
+    // FFmpeg's buffers out first; atomic_commit syncs the file before it gets its name.
     if (avio_flush(j.out->pb), j.out->pb->error < 0) {
         av_fail(err, "cannot write", out, j.out->pb->error);
         goto done;
     }
     avio_closep(&j.out->pb);
-    FILE *f = fopen(tmp, "r+");
-    if (f) {
-        fsync(fileno(f));
-        fclose(f);
-    }
-    if (rename(tmp, out) != 0) {
-        err_set(err, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
-        goto done;
-    }
-    rc = 0;
+    rc = atomic_commit(&file, err);
 done:
     job_free(&j);
     if (rc)
-        unlink(tmp);
+        atomic_abort(&file);
     return rc;
 }

@@ -3,8 +3,12 @@
 // bit-identical (the test encodes losslessly so that only the filter can change a pixel); the
 // faces changed. Bad input gets a clear message and leaves no output file.
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,4 +231,73 @@ Test(convert, duration_is_kept)
         d[i] = atof(log_text);
     }
     cr_expect(d[0] > 1.0 && fabs(d[0] - d[1]) < 0.05, "duration %g s became %g s", d[0], d[1]);
+}
+
+// Whether process pid holds an open file that has no name in the file system yet (an
+// O_TMPFILE output shows as "DIR/#inode (deleted)"), or any file in dir.
+static bool holds_output(long pid, const char *dir)
+{
+    char fds[64];
+    snprintf(fds, sizeof fds, "/proc/%ld/fd", pid);
+    DIR *d = opendir(fds);
+    if (!d)
+        return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char link[400], target[PATH_MAX] = "";
+        snprintf(link, sizeof link, "%s/%s", fds, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        found = n > 0 && strncmp(target, dir, strlen(dir)) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+// SIGKILL in the middle of a conversion: no output and no temporary file is left behind (the
+// output was an unnamed file until complete); with the named fallback of file systems that
+// have no unnamed files, the next conversion to that output removes the dead one's temporary.
+Test(convert, a_killed_convert_leaves_nothing_behind)
+{
+    const char *modes[] = {"", "AGESHIFT_NO_TMPFILE=1 "};
+    for (int m = 0; m < 2; m++) {
+        char dir[600], pidfile[700];
+        snprintf(dir, sizeof dir, "%s/killed%d", tmp, m);
+        snprintf(pidfile, sizeof pidfile, "%s.pid", dir);
+        cr_assert_eq(mkdir(dir, 0755), 0);
+        // Input in real time from a pipe, so the command is mid-stream, its output open, when
+        // it is killed; $! is the pipeline's last process, the command.
+        cr_assert_eq(sh("ffmpeg -v error -re -stream_loop 8 -i %s/clip.mp4 -c copy -f matroska - "
+                        "2>/dev/null | %s${AGESHIFT_BIN:-./build/ageshift} convert -i pipe:0 -o "
+                        "%s/out.mkv --to old --model %s >/dev/null 2>&1 & echo $! > %s",
+                        tmp, modes[m], dir, MODEL, pidfile),
+                     0, "%s", log_text);
+        FILE *f = fopen(pidfile, "r");
+        cr_assert_not_null(f);
+        long pid = 0;
+        cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+        fclose(f);
+        bool open = false;
+        for (int i = 0; i < 300 && !(open = holds_output(pid, dir)); i++)
+            usleep(50000);
+        cr_assert(open, "convert (pid %ld) never opened its output in %s", pid, dir);
+        usleep(300000); // some frames written
+        cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/%ld", pid);
+        for (int i = 0; i < 100 && access(proc, F_OK) == 0; i++)
+            usleep(20000);
+        cr_expect_eq(sh("ls -A %s", dir), 0);
+        if (m == 0) {
+            cr_expect_str_eq(log_text, "", "left behind: %s", log_text);
+            continue;
+        }
+        // The named fallback leaves its temporary until the next write of that output.
+        cr_expect_not_null(strstr(log_text, "out.mkv.tmp."), "%s", log_text);
+        cr_expect_eq(sh("AGESHIFT_NO_TMPFILE=1 ${AGESHIFT_BIN:-./build/ageshift} convert -i "
+                        "%s/clip.mp4 -o %s/out.mkv --to old --model %s",
+                        tmp, dir, MODEL),
+                     0, "%s", log_text);
+        cr_expect_eq(sh("ls -A %s", dir), 0);
+        cr_expect_str_eq(log_text, "out.mkv\n", "%s", log_text);
+    }
 }
