@@ -2,28 +2,15 @@
 
 #include <stddef.h>
 
-#include "cli/commands.h"
-
-static const char *const directions[] = {"old", "young", NULL}; // AgeDirection's order
+const char *const age_direction_words[] = {"old", "young", NULL};
 _Static_assert(AGE_OLDER == 0 && AGE_YOUNGER == 1 && sizeof(AgeDirection) == sizeof(int),
                "--to stores the index of its word as an AgeDirection");
 
 #define FIELD(name) offsetof(AgeshiftOptions, name)
 
 static const Option table[] = {
-    {.name = "to",
-     .arg = "old|young",
-     .type = OPT_CHOICE,
-     .offset = FIELD(direction),
-     .choices = directions,
-     .help = "the direction",
-     .flags = OPT_REQUIRED},
-    {.name = "model",
-     .arg = "FILE",
-     .type = OPT_STRING,
-     .offset = FIELD(model_path),
-     .help = "a model.safetensors from ageshift train",
-     .zero_means = DEFAULT_MODEL},
+    OPTION_TO(FIELD(direction)),
+    OPTION_MODEL(FIELD(model_path)),
     {.name = "strength",
      .arg = "X",
      .type = OPT_FLOAT,
@@ -66,14 +53,7 @@ static const Option table[] = {
      .type = OPT_STRING,
      .offset = FIELD(cascade_path),
      .help = "OpenCV cascade XML for face detection"},
-    {.name = "threads",
-     .arg = "N",
-     .type = OPT_INT,
-     .offset = FIELD(threads),
-     .min = 1,
-     .max = 64,
-     .help = "worker threads",
-     .zero_means = "one per CPU"},
+    OPTION_THREADS(FIELD(threads)),
 };
 
 void filter_options_begin(OptionSet *s, AgeshiftOptions *o)

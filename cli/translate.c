@@ -2,18 +2,39 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/filter_options.h"
 #include "core/model/model_file.h"
 #include "media/image_io.h"
+
+typedef struct {
+    const char *out_dir, *model;
+    AgeDirection direction;
+    int threads;
+} TranslateArgs;
+
+#define FIELD(name) offsetof(TranslateArgs, name)
+
+static const Option table[] = {
+    {.name = "out",
+     .arg = "DIR",
+     .type = OPT_STRING,
+     .offset = FIELD(out_dir),
+     .help = "output folder (created; -o DIR too)",
+     .flags = OPT_REQUIRED},
+    OPTION_TO(FIELD(direction)),
+    OPTION_MODEL(FIELD(model)),
+    OPTION_THREADS(FIELD(threads)),
+};
+#define TABLE_SIZE ((int)(sizeof table / sizeof *table))
 
 static void usage(FILE *out)
 {
@@ -23,12 +44,9 @@ static void usage(FILE *out)
             "Runs face crops (like the training images: one face filling the picture) through\n"
             "one generator: each image, or every image in a folder, is resized to the model's\n"
             "size and written to OUTDIR under the same name (PNG or JPEG by its extension).\n"
-            "\n"
-            "  -o, --out DIR        output folder (created)\n"
-            "  --to old|young       the direction\n"
-            "  --model FILE         a model.safetensors from ageshift train (default %s)\n"
-            "  --threads N          worker threads (default: one per CPU)\n",
-            DEFAULT_MODEL);
+            "\n");
+    TranslateArgs d = {0};
+    options_help(out, table, TABLE_SIZE, &d);
 }
 
 static bool is_image_name(const char *name)
@@ -96,43 +114,41 @@ static void translate_dir(Translator *t, const char *dir)
 
 int cmd_translate(int argc, char **argv)
 {
-    const char *model = NULL, *to = NULL, *out_dir = NULL;
-    int threads = 0;
-    static const struct option opts[] = {{"out", 1, 0, 'o'},   {"to", 1, 0, 't'},
-                                         {"model", 1, 0, 'm'}, {"threads", 1, 0, 'j'},
-                                         {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    TranslateArgs args = {0};
+    OptionSet set = {table, TABLE_SIZE, &args, 0x1000, {0}};
+    struct option opts[OPTIONS_MAX + 2] = {{"help", 0, 0, 'h'}};
+    int nopts = 1;
+    options_getopt(&set, opts, &nopts, OPTIONS_MAX + 2);
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out_dir = optarg; break;
-        case 't': to = optarg; break;
-        case 'm': model = optarg; break;
-        case 'j': {
-            long v;
-            if (arg_int("--threads", optarg, 1, 64, &v))
-                return 2;
-            threads = (int)v;
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default:
-            fprintf(stderr, "ageshift translate: unknown or incomplete option '%s'\n",
-                    argv[optind - 1]);
-            usage(stderr);
+        if (c == 'o')         // -o DIR is --out DIR,
+            c = set.val_base; // the table's first entry
+        int r = options_apply(&set, c, optarg);
+        if (r < 0)
             return 2;
+        if (r)
+            continue;
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
-    }
-    if (!out_dir || !to || optind >= argc || (strcmp(to, "old") && strcmp(to, "young"))) {
+        fprintf(stderr, "ageshift translate: unknown or incomplete option '%s'\n",
+                argv[optind - 1]);
         usage(stderr);
         return 2;
     }
+    if (options_report_missing(&set, "translate") || optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *model = args.model, *out_dir = args.out_dir;
+    const int threads = args.threads;
     if (!(model = model_or_default("translate", model)))
         return 1;
     Err err;
     Translator t = {.out_dir = out_dir};
-    AgeDirection dir = strcmp(to, "old") == 0 ? AGE_OLDER : AGE_YOUNGER;
-    if (model_file_load(model, dir, &t.net, &t.arch, &err)) {
+    if (model_file_load(model, args.direction, &t.net, &t.arch, &err)) {
         fprintf(stderr, "ageshift translate: %s\n", err.msg);
         return 1;
     }
