@@ -5,6 +5,7 @@
 #   make test-data  the face tests again on ../shared/faces (UTKFace), and the tests only it allows
 #   make bench      speed of the core (against PyTorch when python3-torch is installed), the
 #                   face detector and the filter
+#   make quality    age shift, identity, artefacts, flicker and detection on real footage
 #   make SANITIZE=1 ASan + UBSan build (in build-san/)
 #   make fuzz       build the libFuzzer targets with clang (in build-fuzz/) and run each for
 #                   FUZZ_SECONDS (default 60) over a copy of its corpus in tests/fuzz/corpus/
@@ -62,7 +63,7 @@ STAMP = $(BUILD)/.deps-ok
 # Test objects are kept, so a rebuild only compiles what changed.
 .SECONDARY:
 
-.PHONY: all deps deps-bench deps-fuzz demo test test-data bench fuzz install uninstall clean
+.PHONY: all deps deps-bench deps-fuzz deps-quality demo test test-data bench quality fuzz install uninstall clean
 all: ageshift
 
 # Installs the Debian packages that are missing (needs root; otherwise says what to install).
@@ -123,6 +124,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(LIB_OBJ)
 # the command itself take it from AGESHIFT_BIN (the sanitizer build's own copy under SANITIZE=1).
 test: $(TEST_BIN) $(BUILD)/ageshift
 	@tests/run_suites.sh $(BUILD)/ageshift $(TEST_BIN)
+	@if command -v node >/dev/null; then echo "== bench/quality/metrics.test.js (node --test)"; \
+	  node --test bench/quality/metrics.test.js >$(BUILD)/quality-tests.log 2>&1 || \
+	  { cat $(BUILD)/quality-tests.log; echo "make quality's tests FAILED"; exit 1; }; \
+	  grep -E '^# (tests|pass|fail)' $(BUILD)/quality-tests.log; \
+	else echo "no Node.js: make quality's tests (bench/quality/metrics.test.js) not run"; fi
 
 # The same face tests on the team's real UTKFace crops instead of the repository's own faces,
 # and the tests that only make sense on them (tests/data/); needs ../shared (DATA=...).
@@ -176,6 +182,27 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/main_%.o $(FUZZ_LIB_OBJ)
 # Sequential, each for FUZZ_SECONDS; crashing inputs are kept in build-fuzz/crashes/<name>/.
 fuzz: $(FUZZ_BIN)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make quality [QUICK=1] [MODEL=...] [OPTS="..."] [INPUTS="a.mp4 photos/"]: ageshift on the
+# team's real footage (../shared/wild) and the trainer's test split (../shared/faces), judged by
+# an independent age estimator and face descriptor (bench/quality/, Node.js); report, CSVs and
+# contact sheets in out/quality/.
+QUICK ?= 0
+MODEL ?= samples/model.safetensors
+OPTS ?=
+INPUTS ?=
+quality: ageshift $(BUILD)/bench/quality/test_split deps-quality
+	bench/quality/run.sh $(BUILD) $(MODEL) "$(OPTS)" $(QUICK) $(INPUTS)
+
+$(BUILD)/bench/quality/test_split: $(BUILD)/bench/quality/test_split.o $(LIB_OBJ)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
+
+# Node.js and npm run the estimator; the npm packages come from bench/quality's lock file.
+deps-quality:
+	@command -v node >/dev/null && command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; } || \
+	  { echo "make quality needs Node.js and npm (Debian: nodejs npm)"; exit 1; }
 
 install: ageshift
 	install -d $(DESTDIR)$(PREFIX)/bin
