@@ -70,7 +70,9 @@ function judge(est, face, inImg, outImg, outFaces) {
   const scale = (b) => [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy];
   const inCrop = m.cropResize(inImg, box, CROP);
   const outCrop = m.cropResize(outImg, scale(box), CROP);
-  const out = matching(outFaces, scale(face.box));
+  const match = matching(outFaces, scale(face.box));
+  // A face the judge finds but gives no age counts as not found.
+  const out = match && Number.isFinite(match.age) && Number.isFinite(face.age) ? match : null;
   const art = m.artefactScore(inCrop, outCrop);
   return {
     ageIn: face.age,
