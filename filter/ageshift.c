@@ -359,25 +359,25 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, 
     const int s = f->arch.size;
     CropSquare sq = crop_around_face(face->box, CROP_SCALE, CROP_DY);
     Region r = region_for(sq, fr->width, fr->height);
-    double t0 = (1e3 * clock_now_s());
+    double t0 = 1e3 * clock_now_s();
     if (read_region(f, fr, r, err))
         return -1;
     memcpy(f->region_orig.rgb, f->region.rgb, (size_t)r.w * r.h * 3);
     CropSquare local = {sq.x - r.x, sq.y - r.y, sq.size};
-    double t1 = (1e3 * clock_now_s());
+    double t1 = 1e3 * clock_now_s();
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;
-    double t2 = (1e3 * clock_now_s());
+    double t2 = 1e3 * clock_now_s();
     generate(f, face->id, s);
-    double t3 = (1e3 * clock_now_s());
+    double t3 = 1e3 * clock_now_s();
     // A face the detector has lost fades out instead of snapping back.
     if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, s,
                    f->opt.strength * face->confidence, err))
         return -1;
-    double t4 = (1e3 * clock_now_s());
+    double t4 = 1e3 * clock_now_s();
     if (write_region(f, fr, r, err))
         return -1;
-    double t5 = (1e3 * clock_now_s());
+    double t5 = 1e3 * clock_now_s();
     f->stats.convert_ms += (t1 - t0) + (t5 - t4);
     f->stats.crop_ms += t2 - t1;
     f->stats.generator_ms += t3 - t2;
@@ -392,7 +392,7 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
         return err_set(err, "frames must be yuv420p or rgb24 (got format %d)", fr->format);
     if (fr->width < 2 || fr->height < 2)
         return err_set(err, "frame of %dx%d is too small", fr->width, fr->height);
-    double t0 = (1e3 * clock_now_s());
+    double t0 = 1e3 * clock_now_s();
     if (f->frame_index++ % f->opt.detect_every == 0) {
         if (detect(f, fr, err))
             return -1;

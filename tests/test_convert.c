@@ -156,6 +156,39 @@ Test(convert, filter_pipes_y4m_through)
     cr_expect_neq(sh("cmp -s %s %s", a, b), 0, "no face was changed");
 }
 
+// convert changes the frames it decodes; a decoded frame shares its buffer with the decoder's
+// reference pictures, so a change made there reached the frames decoded after it (the faces
+// of P-frames were aged twice, and with frame threads differently from run to run). So convert
+// (lossless) must give exactly the frames of filter on the same decoded stream, and the same
+// frames every time.
+Test(convert, gives_the_frames_filter_gives)
+{
+    // P-frames only, one keyframe: every frame is predicted from the one before it.
+    cr_assert_eq(sh("ffmpeg -v error -i %s/clip.mp4 -an -c:v libx264 -crf 12 -bf 0 -g %d "
+                    "%s/chain.mp4",
+                    tmp, FRAMES, tmp),
+                 0, "%s", log_text);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(sh("${AGESHIFT_BIN:-./build/ageshift} convert -i %s/chain.mp4 -o "
+                        "%s/lossless%d.mkv --to old -crf 0 --model %s >/dev/null 2>&1 && "
+                        "ffmpeg -v error -i %s/lossless%d.mkv -map 0:v -f framemd5 - | "
+                        "grep -v '^#' | cut -d, -f6 > %s/convert%d.md5",
+                        tmp, tmp, i, MODEL, tmp, i, tmp, i),
+                     0, "%s", log_text);
+    cr_assert_eq(sh("ffmpeg -v error -i %s/chain.mp4 -f yuv4mpegpipe -pix_fmt yuv420p - | "
+                    "${AGESHIFT_BIN:-./build/ageshift} filter --to old --model %s 2>/dev/null | "
+                    "ffmpeg -v error -i - -f framemd5 - | grep -v '^#' | cut -d, -f6 > "
+                    "%s/filter.md5",
+                    tmp, MODEL, tmp),
+                 0, "%s", log_text);
+    cr_expect_eq(sh("wc -l < %s/filter.md5", tmp), 0);
+    cr_expect_eq(atol(log_text), FRAMES, "%s frames", log_text);
+    cr_expect_eq(sh("diff %s/convert0.md5 %s/convert1.md5 | grep -c '^<'", tmp, tmp), 1,
+                 "two runs differ in %s frames", log_text);
+    cr_expect_eq(sh("diff %s/convert0.md5 %s/filter.md5 | grep -c '^<'", tmp, tmp), 1,
+                 "convert and filter differ in %s frames", log_text);
+}
+
 Test(convert, bad_input_leaves_no_output)
 {
     char out[512];
