@@ -9,6 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+// PATH's directory, allocated ("." for a bare name); NULL when out of memory.
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+}
+
 // An O_TMPFILE file in path's directory, reachable through /proc/self/fd (which the commit's
 // linkat needs); -1 where the file system or the kernel has no such files, or
 // AGESHIFT_NO_TMPFILE=1 asks for the named fallback (the tests use both).
@@ -17,8 +24,7 @@ static int open_unnamed(const char *path, char name[32])
     const char *env = getenv("AGESHIFT_NO_TMPFILE");
     if (env && strcmp(env, "1") == 0)
         return -1;
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = dir_of(path);
     if (!dir)
         return -1;
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
@@ -39,7 +45,7 @@ static void remove_stale(const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = dir_of(path);
     DIR *d = dir ? opendir(dir) : NULL;
     size_t n = strlen(base);
     for (struct dirent *e; d && (e = readdir(d));) {
@@ -122,8 +128,7 @@ int atomic_write(AtomicFile *a, const void *data, size_t len, Err *err)
 // The rename is only durable once the directory entry is on disk.
 static int sync_dir(const char *path, Err *err)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char *dir = dir_of(path);
     if (!dir)
         return err_set(err, "%s: saved, but out of memory syncing its directory", path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
