@@ -229,11 +229,13 @@ async function main() {
   if (photoRows.length) {
     say();
     say('Photos: faces present (counted by hand, faces_present.tsv), found by the estimator, changed by ageshift:');
-    for (const kind of ['portrait', 'group', 'painting', 'other', 'animal']) {
+    // Pictures given with INPUTS= are not in the table: their faces are not counted ('?').
+    for (const kind of ['portrait', 'group', 'painting', 'other', 'animal', 'unlisted']) {
       const p = photoRows.filter((r) => r.kind === kind);
       if (!p.length) continue;
       const sum = (k) => p.reduce((a, r) => a + r[k], 0);
-      say(`  ${kind.padEnd(10)} ${String(p.length).padStart(3)} pictures: present ${sum('present')}, changed older ${sum('changedOld')}, younger ${sum('changedYoung')}` + (kind === 'animal' ? `  (animals changed: ${p.filter((r) => r.changedOld + r.changedYoung > 0).map((r) => r.name).join(' ') || 'none'})` : ''));
+      const present = p.some((r) => r.present < 0) ? '?' : sum('present');
+      say(`  ${kind.padEnd(10)} ${String(p.length).padStart(3)} pictures: present ${present}, changed older ${sum('changedOld')}, younger ${sum('changedYoung')}` + (kind === 'animal' ? `  (animals changed: ${p.filter((r) => r.changedOld + r.changedYoung > 0).map((r) => r.name).join(' ') || 'none'})` : ''));
     }
     const g = photoRows.find((r) => r.name === 'group_t1.jpg');
     if (g) say(`  group_t1.jpg: ${g.changedOld} of ${g.present} faces changed older, ${g.changedYoung} younger`);
