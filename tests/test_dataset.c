@@ -219,9 +219,9 @@ Test(dataset, two_folders_age_filter, .init = setup_root, .fini = teardown_root)
         link_face(p, rel);
     }
     // The two files with a missing field: only the age before the first '_' counts.
-    test_need_face("old", "61_1_20170109142408075", 0, p);
+    test_need_face("old", "61_", 0, p);
     link_face(p, "old/61_1_20170109142408075.jpg.chip.jpg");
-    test_need_face("old", "61_3_20170109150557335", 0, p);
+    test_need_face("old", "61_", 1, p);
     link_face(p, "old/61_3_20170109150557335.jpg.chip.jpg");
     link_face(p, "old/unknown.jpg"); // no age: kept whatever the range
 
@@ -318,7 +318,7 @@ Test(dataset, utkface_layout, .init = setup_root, .fini = teardown_root)
         test_need_face(pick[i][0], pick[i][1], 0, p);
         link_face(p, base(p));
     }
-    test_need_face("old", "61_1_20170109142408075", 0, p);
+    test_need_face("old", "61_", 0, p);
     link_face(p, "61_1_20170109142408075.jpg.chip.jpg");
     link_face(p, "portrait.jpg"); // no age
     write_file("notes.txt", "x", 1);
