@@ -85,6 +85,7 @@ function judge(est, face, inImg, outImg, outFaces) {
     lightness: art.lightness,
     changed: changedCrop(inCrop, outCrop),
     box,
+    outBox: scale(box),
   };
 }
 
@@ -150,7 +151,7 @@ async function main() {
     const boxes = track.map((f) => (last = f || last) && last.box);
     const smooth = last ? m.smoothBoxes(boxes) : [];
     const sampledSet = new Set(m.sampleFrames(frames.length, Number(sampled)));
-    const row = { name, frames: frames.length, seen };
+    const row = { name, dir0, frameFiles: frames, sampled: Number(sampled), frames: frames.length, seen };
     for (const dir of DIRECTIONS) {
       const seq = [];
       let changed = 0;
@@ -268,10 +269,9 @@ async function main() {
     if (!files.length) return;
     execFileSync('montage', [...files, '-tile', `${cols}x`, '-geometry', `${SHEET_TILE}x${SHEET_TILE}+2+2`, '-title', title, out]);
   };
-  for (const [name, dir0, sampled] of readTsv(path.join(work, 'clips.tsv'))) {
-    const frames = fs.readdirSync(path.join(dir0, 'in')).filter((f) => f.endsWith('.ppm')).sort();
-    const pick = m.sampleFrames(frames.length, Math.min(4, Number(sampled)));
-    montage(pick.flatMap((t) => ['in', 'old', 'young'].map((d) => path.join(dir0, d, frames[t]))), 3, path.join(sheets, `clip_${name}.png`), `${name}: original | older | younger`);
+  for (const { name, dir0, frameFiles, sampled } of clipRows) {
+    const pick = m.sampleFrames(frameFiles.length, Math.min(4, sampled));
+    montage(pick.flatMap((t) => ['in', 'old', 'young'].map((d) => path.join(dir0, d, frameFiles[t]))), 3, path.join(sheets, `clip_${name}.png`), `${name}: original | older | younger`);
   }
   const byKind = {};
   for (const p of photoRows) (byKind[p.kind] = byKind[p.kind] || []).push(p.name);
@@ -284,14 +284,9 @@ async function main() {
     const worst = faceRows.filter((r) => r.dir === dir).sort((a, b) => b.artefact - a.artefact).slice(0, 16);
     const files = [];
     worst.forEach((r, i) => {
-      const inImg = m.readPPM(r.inPath);
-      const outImg = m.readPPM(r.outPath);
-      const sx = outImg.w / inImg.w;
-      const sy = outImg.h / inImg.h;
-      const outBox = [r.box[0] * sx, r.box[1] * sy, r.box[2] * sx, r.box[3] * sy];
-      for (const [k, img, box] of [['in', inImg, r.box], ['out', outImg, outBox]]) {
+      for (const [k, file, box] of [['in', r.inPath, r.box], ['out', r.outPath, r.outBox]]) {
         const f = path.join(crops, `${dir}_${i}_${k}.ppm`);
-        m.writePPM(f, cropImage(img, box, 160));
+        m.writePPM(f, cropImage(m.readPPM(file), box, 160));
         files.push(f);
       }
     });
