@@ -12,9 +12,6 @@
 
 #define N_LOSSES 5
 
-// The names of the losses, in LossRow order: losses.csv's columns and the plots' files.
-extern const char *const run_loss_names[N_LOSSES];
-
 typedef struct {
     long iteration;
     int epoch;

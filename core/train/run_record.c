@@ -12,6 +12,10 @@
 #include "media/image_io.h"
 #include "media/plot.h"
 
+// The names of the losses, in LossRow order: losses.csv's columns and the plots' files.
+static const char *const loss_names[N_LOSSES] = {"loss_G", "loss_G_identity", "loss_G_GAN",
+                                                 "loss_G_cycle", "loss_D"};
+
 // losses.csv reaches the disk before the checkpoint that refers to it.
 int run_sync_csv(Run *r, Err *err)
 {
@@ -46,7 +50,7 @@ static void write_header(FILE *fp)
 {
     fprintf(fp, "iteration,epoch");
     for (int i = 0; i < N_LOSSES; i++)
-        fprintf(fp, ",%s", run_loss_names[i]);
+        fprintf(fp, ",%s", loss_names[i]);
     fprintf(fp, ",lr\n");
 }
 
@@ -106,11 +110,11 @@ int run_save_plots(Run *r, Err *err)
     for (int i = 0; i < N_LOSSES; i++) {
         for (long j = 0; j < r->n_rows; j++)
             values[j] = r->rows[j].loss[i];
-        PlotSeries s = {run_loss_names[i], values,       (int)r->n_rows,
+        PlotSeries s = {loss_names[i], values,       (int)r->n_rows,
                         colour[i][0],      colour[i][1], colour[i][2]};
         char title[64], path[4096];
-        snprintf(title, sizeof title, "%s", run_loss_names[i]);
-        snprintf(path, sizeof path, "%s/%s.png", r->dir, run_loss_names[i]);
+        snprintf(title, sizeof title, "%s", loss_names[i]);
+        snprintf(path, sizeof path, "%s/%s.png", r->dir, loss_names[i]);
         if (plot_render(&img, title, "iteration", (double)r->rows[0].iteration, 1.0, &s, 1, 0.98f,
                         false, err) ||
             image_save(path, &img, err))

@@ -18,9 +18,6 @@
 #include "core/model/safetensors.h"
 #include "core/train/run.h"
 
-const char *const run_loss_names[N_LOSSES] = {"loss_G", "loss_G_identity", "loss_G_GAN",
-                                              "loss_G_cycle", "loss_D"};
-
 TrainConfig train_config_default(void)
 {
     return (TrainConfig){
