@@ -1,19 +1,14 @@
 // V4L2 capture: choosing a camera mode, mmap streaming, the frames, and listing the devices.
 #include "capture/v4l2_util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/videodev2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/base/clock.h"
 

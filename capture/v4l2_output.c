@@ -1,21 +1,11 @@
 // V4L2 output: writing frames to a v4l2loopback device, the virtual webcam.
 #include "capture/v4l2_util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/videodev2.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "core/base/clock.h"
 
 // ---- output (v4l2loopback) -----------------------------------------------------------------
 
