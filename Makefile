@@ -194,10 +194,6 @@ INPUTS ?=
 quality: ageshift $(BUILD)/bench/quality/test_split deps-quality
 	bench/quality/run.sh $(BUILD) $(MODEL) "$(OPTS)" $(QUICK) $(INPUTS)
 
-$(BUILD)/bench/quality/test_split: $(BUILD)/bench/quality/test_split.o $(LIB_OBJ)
-	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
-
 # Node.js and npm run the estimator; the npm packages come from bench/quality's lock file.
 deps-quality:
 	@command -v node >/dev/null && command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && \
