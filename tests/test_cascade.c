@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "media/image_io.h"
 #include "core/base/pool.h"
-#include "filter/cascade.h"
 #include "faces.h"
+#include "filter/cascade.h"
+#include "media/image_io.h"
 
 #define CASCADE_DIR "/usr/share/opencv4"
 #define HAAR_DEFAULT CASCADE_DIR "/haarcascades/haarcascade_frontalface_default.xml"
@@ -378,8 +378,7 @@ Test(cascade, finds_declarations_after_comments, .init = make_tmpdir, .fini = re
     const char *path = write_file("hidden.xml", hidden);
     cr_expect_null(cascade_load(path, &err));
     cr_expect(strstr(err.msg, "document type declaration"), "%s", err.msg);
-    char *mention =
-        replace(valid, decl, "<?xml version=\"1.0\"?>\n<!-- no <!DOCTYPE> here -->\n");
+    char *mention = replace(valid, decl, "<?xml version=\"1.0\"?>\n<!-- no <!DOCTYPE> here -->\n");
     Cascade *c = cascade_load(write_file("mention.xml", mention), &err);
     cr_expect_not_null(c, "%s", err.msg);
     cascade_free(c);
@@ -607,12 +606,6 @@ Test(cascade, first_stage_rejection_skips_a_position, .init = make_tmpdir, .fini
 // ---------------------------------------------------------------------------------------------
 // Real faces.
 
-// The k-th face (in name order) of the test faces' SUB folder, into out.
-static bool face_path(const char *sub, int k, char *out, size_t len)
-{
-    return test_face(sub, NULL, NULL, k, out, len);
-}
-
 // RGB24 -> 8-bit luma (0.299 R + 0.587 G + 0.114 B), pasted at (ox, oy) of a frame.
 static void paste_gray(const Image *img, uint8_t *frame, int stride, int ox, int oy)
 {
@@ -649,7 +642,7 @@ static uint8_t *faces_frame(void)
     cr_assert_not_null(frame);
     gradient(frame, FW, FH, 5);
     for (int i = 0; i < NFACES; i++) {
-        cr_assert(face_path(i % 2 ? "old" : "young", i / 2, path, sizeof path));
+        test_need_face(i % 2 ? "old" : "young", NULL, i / 2, path);
         Image img, small;
         Err err = {{0}};
         cr_assert_eq(image_load(path, &img, &err), 0, "%s", err.msg);

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "media/image_io.h"
 #include "core/base/rng.h"
 #include "faces.h"
 #include "filter/face_blend.h"
+#include "media/image_io.h"
 
 static Image make_image(int w, int h)
 {
@@ -453,8 +453,7 @@ Test(blend, bad_arguments)
 Test(blend, real_face_picture)
 {
     char path[4096];
-    cr_assert(test_face("young", NULL, NULL, 0, path, sizeof path), "no face in %s",
-              test_faces_dir());
+    test_need_face("young", NULL, 0, path);
     Image face = {0}, big = {0};
     Err err = {{0}};
     cr_assert_eq(image_load(path, &face, &err), 0, "%s", err.msg);

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "media/image_io.h"
 #include "core/base/rng.h"
 #include "faces.h"
+#include "media/image_io.h"
 
 #define PATHLEN (PATH_MAX + 300)
 
@@ -51,14 +51,9 @@ static bool is_progressive(const char *p)
     return jpeg_sof(p) == 2;
 }
 
-static bool find_face(const char *sub, bool (*pred)(const char *), char *out, size_t len)
-{
-    return test_face(sub, NULL, pred, 0, out, len);
-}
-
 static void need_face(const char *sub, bool (*pred)(const char *), char *out, size_t len)
 {
-    cr_assert(find_face(sub, pred, out, len), "no suitable face image under %s/%s",
+    cr_assert(test_face(sub, NULL, pred, 0, out, len), "no suitable face image under %s/%s",
               test_faces_dir(), sub);
 }
 
