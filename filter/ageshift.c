@@ -402,6 +402,12 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
     f->stats.detect_ms += (1e3 * clock_now_s()) - t0;
     TrackedFace faces[AGESHIFT_MAX_FACES];
     int n = tracker_faces(f->tracker, faces, f->opt.max_faces);
+    // A frame that shares its buffer is copied before a face is changed in it: a decoder's
+    // output is also its reference picture, and changing it there would change the frames
+    // decoded from it. (A frame over the caller's own memory, with no buffer, is changed where
+    // it is.)
+    if (n > 0 && fr->buf[0] && !av_frame_is_writable(fr) && av_frame_make_writable(fr) < 0)
+        return err_set(err, "out of memory copying a %dx%d frame", fr->width, fr->height);
     for (int i = 0; i < n; i++)
         if (faces[i].confidence > 0.0f && change_face(f, fr, &faces[i], err))
             return -1;

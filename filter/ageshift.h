@@ -44,7 +44,9 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err);
 void ageshift_close(AgeshiftFilter *f); // NULL is a no-op
 
 // Processes one frame in place: AV_PIX_FMT_YUV420P, YUVJ420P or RGB24 (other formats are an
-// error: convert first). Frames of one stream must share their size and format.
+// error: convert first). Frames of one stream must share their size and format. A frame whose
+// buffer is shared (a decoder's output, which is also its reference picture) is made writable
+// first, so its data may point to a copy afterwards.
 int ageshift_process(AgeshiftFilter *f, AVFrame *frame, Err *err);
 
 // Changes the strength for the frames that follow (clamped to 0..1).

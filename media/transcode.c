@@ -221,11 +221,6 @@ static int filter_and_encode(Job *j, AVFrame *f, Err *err)
         av_frame_copy_props(c, f);
         use = c;
     }
-    // The callback changes the frame in place; a decoded frame shares its buffer with the
-    // decoder's reference pictures, so changing it there would change the frames decoded after
-    // it (and, with frame threads, differently from run to run). Ours from here on.
-    if (use == f && av_frame_make_writable(use) < 0)
-        return err_set(err, "out of memory for a frame");
     use->pts = use->best_effort_timestamp;
     use->pict_type = AV_PICTURE_TYPE_NONE;
     if (j->fn && j->fn(j->fn_ctx, use, err))
