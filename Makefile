@@ -18,7 +18,7 @@ ARCH ?= native
 # Debian packages the build needs, and the pkg-config names they provide.
 DEB_BUILD = build-essential pkg-config libopenblas-dev libjansson-dev libcriterion-dev \
             libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libxml2-dev opencv-data \
-            libsdl2-dev ffmpeg procps xvfb x11-apps imagemagick
+            libsdl2-dev ffmpeg procps xvfb x11-apps imagemagick libdlib-data
 DEB_BENCH = python3-torch time
 # clang and its runtime (libFuzzer, ASan, UBSan) for `make fuzz` only.
 DEB_FUZZ = clang libclang-rt-dev
@@ -157,7 +157,7 @@ bench: $(BENCH_BIN) deps-bench
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD = build-fuzz
-FUZZ_TARGETS = safetensors y4m raw cascade dataset_name camera
+FUZZ_TARGETS = safetensors y4m raw cascade dataset_name camera landmarks
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = $(filter-out $(OPT),$(CFLAGS_BASE)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
               -Wno-pass-failed $(PKG_CFLAGS)

@@ -17,6 +17,7 @@ int fuzz_raw(const uint8_t *data, size_t size);          // raw_reader_open: w, 
 int fuzz_cascade(const uint8_t *data, size_t size);      // cascade_load, then one detector_run
 int fuzz_dataset_name(const uint8_t *data, size_t size); // the ages in file and folder names
 int fuzz_camera(const uint8_t *data, size_t size);       // a camera buffer to RGB: mode in front
+int fuzz_landmarks(const uint8_t *data, size_t size);    // landmarks_load_bytes, then predict
 
 // Helpers for the bodies.
 

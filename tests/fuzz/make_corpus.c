@@ -1,6 +1,7 @@
-// Writes the safetensors seeds of the fuzz corpus with the project's own writer: a tiny but
-// complete model file (both generators, ngf 1, one residual block) and a few plain files.
-// Built and run by tests/fuzz/make_corpus.sh; the files are kept in tests/fuzz/corpus/.
+// Writes the fuzz seeds that the project's own writers make: safetensors files (a tiny but
+// complete model file: both generators, ngf 1, one residual block; and a few plain files), and
+// landmark models (Debian's dlib 68-point model cut to its first cascades and trees). Built and
+// run by tests/fuzz/make_corpus.sh; the files are kept in tests/fuzz/corpus/.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "core/model/model_file.h"
 #include "core/nn/networks.h"
 #include "core/model/safetensors.h"
+#include "filter/landmarks.h"
+#include "tests/dlib_serialize.h"
 
 static void check(int rc, const Err *err)
 {
@@ -63,18 +66,39 @@ static void f16_file(const char *path)
         exit(1);
 }
 
+static void cut_landmark_model(const LandmarkModel *m, int cascades, int trees, const char *path)
+{
+    DlibOut o = {0};
+    dlib_put_model(&o, m, cascades, trees);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(o.b, 1, o.n, f) != o.n || fclose(f) != 0) {
+        fprintf(stderr, "make_corpus: cannot write %s\n", path);
+        exit(1);
+    }
+    free(o.b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: make_corpus DIR\n");
+        fprintf(stderr, "usage: make_corpus CORPUS_DIR\n");
         return 2;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/tiny_model.safetensors", argv[1]);
+    snprintf(path, sizeof path, "%s/safetensors/tiny_model.safetensors", argv[1]);
     tiny_model(path);
-    snprintf(path, sizeof path, "%s/plain.safetensors", argv[1]);
+    snprintf(path, sizeof path, "%s/safetensors/plain.safetensors", argv[1]);
     plain_file(path);
-    snprintf(path, sizeof path, "%s/f16.safetensors", argv[1]);
+    snprintf(path, sizeof path, "%s/safetensors/f16.safetensors", argv[1]);
     f16_file(path);
+
+    Err err;
+    LandmarkModel *m = landmarks_load(LANDMARKS_DEFAULT_MODEL, &err);
+    check(m ? 0 : -1, &err);
+    snprintf(path, sizeof path, "%s/landmarks/dlib68_1cascade_2trees.dat", argv[1]);
+    cut_landmark_model(m, 1, 2, path);
+    snprintf(path, sizeof path, "%s/landmarks/dlib68_3cascades_1tree.dat", argv[1]);
+    cut_landmark_model(m, 3, 1, path);
+    landmarks_free(m);
     return 0;
 }

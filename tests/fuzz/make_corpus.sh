@@ -2,13 +2,16 @@
 # Regenerates the fuzz seed corpora in tests/fuzz/corpus/ from real sources, each a few KB:
 #   safetensors   files written by our own writer (make_corpus.c): a tiny complete model, a
 #                 plain file with metadata, scalar and empty tensors, and an F16 file
+#   landmarks     Debian's dlib 68-point model cut to 1 cascade of 2 trees and to 3 cascades of
+#                 1 tree, written by make_corpus.c (needs libdlib-data)
 #   y4m, raw      streams written by ffmpeg (testsrc), raw ones behind the 7-byte header that
 #                 fuzz_raw.c reads (int16 width, int16 height, int8 format, fps, fps den)
 #   cascade       Debian's opencv-data cascades cut to their first stages (prune_cascade.py)
 #   dataset_name  real UTKFace file names (names only, from ../shared/faces) and Kaggle folders
 #   camera        YUYV and MJPEG frames written by ffmpeg behind the 7-byte mode header that
 #                 fuzz_camera.c reads (format, uint16 width, height, bytes per line)
-# Needs `make` done first (it links the build's objects), ffmpeg, python3 and opencv-data.
+# Needs `make` done first (it links the build's objects), ffmpeg, python3, opencv-data and
+# libdlib-data.
 #   usage: tests/fuzz/make_corpus.sh [BUILD]   (run from the project root)
 set -eu
 build=${1:-build}
@@ -16,20 +19,21 @@ out=tests/fuzz/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out/safetensors" "$out/y4m" "$out/raw" "$out/cascade" "$out/dataset_name" \
-    "$out/camera"
+    "$out/camera" "$out/landmarks"
 
 # Little-endian integers as raw bytes.
 le16() { printf "$(printf '\\%03o\\%03o' $(($1 & 255)) $((($1 >> 8) & 255)))"; }
 byte() { printf "$(printf '\\%03o' $(($1 & 255)))"; }
 ff() { ffmpeg -nostdin -loglevel error -y "$@"; }
 
-# safetensors: our own writer.
-objs=$(ls "$build"/core/*.o "$build"/filter/*.o "$build"/capture/*.o)
+# safetensors and landmarks: our own writers.
+# (the objects of today's sources: a build folder may still hold those of removed files)
+objs=$(for s in core/*/*.c media/*.c filter/*.c capture/*.c; do echo "$build/${s%.c}.o"; done)
 libs=$(pkg-config --libs openblas jansson libavformat libavcodec libswscale libavutil \
     libxml-2.0 sdl2)
-cc -std=c11 -D_GNU_SOURCE -I. -O1 -o "$tmp/make_corpus" tests/fuzz/make_corpus.c $objs $libs \
+cc -std=c11 -D_GNU_SOURCE -I. -O1 -o "$tmp/make_corpus" tests/fuzz/make_corpus.c tests/dlib_serialize.c $objs $libs \
     -lm -pthread
-"$tmp/make_corpus" "$out/safetensors"
+"$tmp/make_corpus" "$out"
 
 # y4m: two frames of each pixel format ageshift reads, one of them an odd size.
 ff -f lavfi -i testsrc=size=16x12:rate=25 -frames:v 2 -pix_fmt yuv420p -f yuv4mpegpipe \
