@@ -101,12 +101,18 @@ Test(fuzz_regressions, camera)
     seeds_and_regressions(fuzz_camera, "camera", -1);
 }
 
+Test(fuzz_regressions, landmarks)
+{
+    seeds_and_regressions(fuzz_landmarks, "landmarks", -1);
+}
+
 // A few hand-made inputs each target must refuse, and must refuse with a reason (the bodies
 // abort otherwise).
 Test(fuzz_regressions, empty_and_junk_inputs_are_refused)
 {
     const uint8_t junk[] = "\x00\x01\x02 not a file of any kind \xff\xfe";
-    FuzzBody refusing[] = {fuzz_safetensors, fuzz_y4m, fuzz_cascade, fuzz_dataset_name};
+    FuzzBody refusing[] = {fuzz_safetensors, fuzz_y4m, fuzz_cascade, fuzz_dataset_name,
+                           fuzz_landmarks};
     for (size_t i = 0; i < sizeof refusing / sizeof refusing[0]; i++) {
         cr_expect_eq(refusing[i](junk, sizeof junk - 1), 0, "target %zu accepted junk", i);
         cr_expect_eq(refusing[i](junk, 0), 0, "target %zu accepted an empty input", i);
