@@ -56,7 +56,8 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DATA_TEST_BIN = $(DATA_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
-BENCH_BIN = $(BUILD)/bench/bench_core $(BUILD)/bench/bench_filter $(BUILD)/bench/bench_detect
+BENCH_BIN = $(BUILD)/bench/bench_core $(BUILD)/bench/bench_filter $(BUILD)/bench/bench_detect \
+            $(BUILD)/bench/bench_landmarks
 
 STAMP = $(BUILD)/.deps-ok
 
@@ -140,7 +141,7 @@ test-data: $(FACE_TESTS) $(DATA_TEST_BIN) $(BUILD)/ageshift
 	@AGESHIFT_FACES=$$(realpath $(DATA)/faces) tests/run_suites.sh $(BUILD)/ageshift $(FACE_TESTS) \
 	  $(DATA_TEST_BIN)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench_faces.o $(LIB_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LIBS)
 

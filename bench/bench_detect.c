@@ -16,7 +16,6 @@
 // Speed: frames of a gradient with noise and three faces of different sizes; the median of
 // 15 runs after 2 warm-ups, on 1 thread (wall clock and the thread's CPU time) and on a
 // 2-thread pool (wall clock). AGESHIFT_SIMD=0 measures the plain C evaluation.
-#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -29,6 +28,7 @@
 #include "core/base/clock.h"
 #include "core/base/pool.h"
 #include "filter/cascade.h"
+#include "bench/bench_faces.h"
 
 #define CROP 200
 #define PAD_FRAME 400
@@ -43,74 +43,6 @@ static double clock_s(clockid_t id)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static unsigned lcg(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return (*s >> 16) & 0x7fff;
-}
-
-// RGB24 -> 8-bit luma with the BT.601 weights, into dst at (ox, oy) of a frame of pitch stride.
-static void paste_gray(const Image *img, uint8_t *dst, int stride, int ox, int oy)
-{
-    for (int y = 0; y < img->h; y++)
-        for (int x = 0; x < img->w; x++) {
-            const uint8_t *p = img->rgb + 3 * ((size_t)y * img->w + x);
-            dst[(size_t)(oy + y) * stride + ox + x] =
-                (uint8_t)(0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2] + 0.5);
-        }
-}
-
-typedef struct {
-    char **paths;
-    int n;
-} FaceList;
-
-static int list_faces(const char *root, FaceList *out)
-{
-    const char *subs[] = {"young", "old"};
-    out->paths = NULL;
-    out->n = 0;
-    for (int s = 0; s < 2; s++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", root, subs[s]);
-        struct dirent **ents;
-        int n = scandir(dir, &ents, NULL, alphasort);
-        if (n < 0)
-            continue;
-        char **p = realloc(out->paths, (size_t)(out->n + n) * sizeof *p);
-        if (!p)
-            return -1;
-        out->paths = p;
-        for (int i = 0; i < n; i++) {
-            const char *name = ents[i]->d_name;
-            size_t len = strlen(name);
-            if (name[0] != '.' && len > 4 && strcmp(name + len - 4, ".jpg") == 0) {
-                size_t need = strlen(dir) + len + 2;
-                char *path = malloc(need);
-                if (path) {
-                    snprintf(path, need, "%s/%s", dir, name);
-                    out->paths[out->n++] = path;
-                }
-            }
-            free(ents[i]);
-        }
-        free(ents);
-    }
-    return out->n > 0 ? 0 : -1;
-}
-
 // A w x h frame: a diagonal gradient with +-20 noise and three faces of the given sizes.
 static uint8_t *make_frame(int w, int h, const FaceList *faces, const int sizes[3], unsigned seed)
 {
@@ -119,7 +51,7 @@ static uint8_t *make_frame(int w, int h, const FaceList *faces, const int sizes[
         return NULL;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            int v = 60 + 120 * x / w + 40 * y / h + (int)(lcg(&seed) % 41) - 20;
+            int v = 60 + 120 * x / w + 40 * y / h + (int)(bench_lcg(&seed) % 41) - 20;
             g[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     for (int k = 0; k < 3; k++) {
@@ -155,8 +87,8 @@ static void bench_found(Detector *d, const FaceList *faces)
             image_free(&img);
             continue;
         }
-        int ox = (int)(lcg(&seed) % (PAD_FRAME - CROP + 1));
-        int oy = (int)(lcg(&seed) % (PAD_FRAME - CROP + 1));
+        int ox = (int)(bench_lcg(&seed) % (PAD_FRAME - CROP + 1));
+        int oy = (int)(bench_lcg(&seed) % (PAD_FRAME - CROP + 1));
         memset(frame, 128, PAD_FRAME * PAD_FRAME);
         paste_gray(&img, frame, PAD_FRAME, ox, oy);
         image_free(&img);
@@ -260,7 +192,7 @@ int main(int argc, char **argv)
     if (!cdir || !*cdir)
         cdir = "/usr/share/opencv4";
     FaceList faces;
-    if (list_faces(faces_dir, &faces) < 0) {
+    if (face_list(faces_dir, &faces) < 0) {
         fprintf(stderr, "bench_detect: no faces under %s/young or %s/old\n", faces_dir, faces_dir);
         return 1;
     }
@@ -300,8 +232,6 @@ int main(int argc, char **argv)
         cascade_free(c);
     }
     pool_free(pool2);
-    for (int i = 0; i < faces.n; i++)
-        free(faces.paths[i]);
-    free(faces.paths);
+    face_list_free(&faces);
     return status;
 }

@@ -1,12 +1,14 @@
 // Writes dlib's own face boxes and 68 landmarks for the golden landmark test: built and run only
 // by tests/golden/make_landmarks.sh (needs Debian's libdlib-dev), never by the build or tests.
 //
-//   dlib_landmarks MODEL.dat NAME=FILE.pgm ...
+//   dlib_landmarks MODEL.dat NAME=FILE ...
 //
-// Each FILE is a binary 8-bit PGM (P5); for every face dlib's HOG detector finds in it, prints
+// Each FILE is a binary 8-bit PGM (P5), read byte for byte, or a JPEG or PNG, read by dlib
+// (its own decoder and grey conversion: for measuring boxes, not for golden points); for every face dlib's HOG detector finds in it, prints
 // one line: NAME, the box (left top right bottom, dlib's inclusive pixel rectangle) and the 68
 // points x0 y0 ... x67 y67, tab-separated, as dlib's shape_predictor gives them (whole pixels).
 #include <dlib/image_processing.h>
+#include <dlib/image_io.h>
 #include <dlib/image_processing/frontal_face_detector.h>
 
 #include <cstdio>
@@ -32,7 +34,7 @@ static bool read_pgm(const std::string &path, dlib::array2d<unsigned char> &img)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: %s MODEL.dat NAME=FILE.pgm ...\n", argv[0]);
+        std::fprintf(stderr, "usage: %s MODEL.dat NAME=FILE ...\n", argv[0]);
         return 2;
     }
     dlib::shape_predictor sp;
@@ -42,10 +44,14 @@ int main(int argc, char **argv)
         std::string arg = argv[i];
         size_t eq = arg.find('=');
         dlib::array2d<unsigned char> img;
-        if (eq == std::string::npos || !read_pgm(arg.substr(eq + 1), img)) {
-            std::fprintf(stderr, "%s: expected NAME=FILE.pgm with an 8-bit binary PGM\n", argv[i]);
+        std::string file = eq == std::string::npos ? "" : arg.substr(eq + 1);
+        bool pgm = file.size() > 4 && file.compare(file.size() - 4, 4, ".pgm") == 0;
+        if (file.empty() || (pgm && !read_pgm(file, img))) {
+            std::fprintf(stderr, "%s: expected NAME=FILE, FILE an 8-bit binary PGM\n", argv[i]);
             return 1;
         }
+        if (!pgm)
+            dlib::load_image(img, file);
         for (const dlib::rectangle &r : detect(img)) {
             dlib::full_object_detection s = sp(img, r);
             std::cout << arg.substr(0, eq) << '\t' << r.left() << '\t' << r.top() << '\t'

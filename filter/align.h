@@ -1,0 +1,46 @@
+// Aligning a face to the framing the generators were trained on. The training crops (UTKFace's
+// aligned 200x200 crops) place every face's landmarks close to one mean layout, the template;
+// a face in a frame is brought there by the similarity transform (rotation, scale, shift) that
+// maps its landmarks onto the template at the model's size, and its change is put back through
+// the inverse. Coordinates are continuous pixels as in face_blend.h.
+#ifndef AGESHIFT_ALIGN_H
+#define AGESHIFT_ALIGN_H
+
+#include "filter/landmarks.h"
+#include "filter/tracker.h"
+
+#define ALIGN_POINTS 68
+// The points fitted: brows, nose, eyes and mouth (17..67). The jaw line (0..16) follows the
+// head's turn and the face's width more than its framing.
+#define ALIGN_FIRST_POINT 17
+
+// (x, y) -> (a x - b y + tx, b x + a y + ty): a rotation by atan2(b, a), a scale by |(a, b)|.
+typedef struct {
+    float a, b, tx, ty;
+} Similarity;
+
+// The least-squares similarity taking the n points src (x0, y0, x1, ...) onto dst (Umeyama 1991,
+// without reflection). Fewer than 2 distinct points give the shift between their means.
+Similarity similarity_fit(const float *src, const float *dst, int n);
+void similarity_apply(Similarity t, float x, float y, float *ox, float *oy);
+Similarity similarity_inverse(Similarity t); // t must have a scale > 0
+float similarity_scale(Similarity t);
+
+// The training crops' mean landmarks in units of the crop ((0, 0) its top-left corner, (1, 1)
+// its bottom-right), measured by bench/bench_landmarks on the 2,635 crops of ../shared/faces.
+extern const float align_template[2 * ALIGN_POINTS];
+
+// The frame -> model transform for a face of the given landmarks (ALIGN_POINTS of them, frame
+// pixels) at model size `size`: their points ALIGN_FIRST_POINT.. fitted onto the template
+// scaled to the model's size.
+Similarity align_face(const float *landmarks, int size);
+
+// dlib's HOG box, which the landmark model expects, from the LBP cascade's box: its centre moved
+// by (LANDMARK_BOX_DX, LANDMARK_BOX_DY) and its side scaled by LANDMARK_BOX_SCALE, in units of
+// the LBP box's width. Measured by bench/bench_landmarks --dlib-boxes on the training crops.
+#define LANDMARK_BOX_DX 0.034f
+#define LANDMARK_BOX_DY 0.027f
+#define LANDMARK_BOX_SCALE 1.312f
+LandmarkBox landmark_box(FaceRect detected);
+
+#endif
