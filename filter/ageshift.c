@@ -1,6 +1,7 @@
 #include "filter/ageshift.h"
 
 #include <libavutil/pixfmt.h>
+#include <math.h>
 #include <libswscale/swscale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,10 @@
 #include "core/base/pool.h"
 #include "core/model/model_file.h"
 #include "filter/cascade.h"
+#include "filter/align.h"
 #include "filter/face_blend.h"
+#include "filter/face_mask.h"
+#include "filter/landmarks.h"
 #include "filter/tracker.h"
 
 #define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
@@ -25,7 +29,9 @@ AgeshiftOptions ageshift_options_default(void)
                              .max_faces = 4,
                              .detect_every = 2,
                              .generate_every = 2,
-                             .cascade_path = DEFAULT_CASCADE};
+                             .cascade_path = DEFAULT_CASCADE,
+                             .landmarks_path = LANDMARKS_DEFAULT_MODEL,
+                             .hair = AGESHIFT_DEFAULT_HAIR};
 }
 
 struct AgeshiftFilter {
@@ -36,6 +42,7 @@ struct AgeshiftFilter {
     Trace *trace;
     Cascade *cascade;
     Detector *detector;
+    LandmarkModel *landmarks;
     Tracker *tracker;
     long frame_index;
     uint8_t *gray; // for RGB frames
@@ -47,7 +54,7 @@ struct AgeshiftFilter {
     uint8_t *yuv[3];           // the region converted back
     size_t yuv_size;
     struct SwsContext *to_rgb, *to_yuv;
-    float *orig_chw, *gen_chw;
+    float *orig_chw, *gen_chw, *mask;
     // The generator's last change for each face (by track id), for the frames in between.
     struct {
         int id;
@@ -66,11 +73,12 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     }
     f->opt = *opt;
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
-        opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1) {
+        opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1 ||
+        !(opt->hair >= 0.0f && opt->hair <= 1.0f)) {
         err_set(err,
                 "bad filter options (strength %g, max faces %d, detect every %d, generate "
-                "every %d)",
-                opt->strength, opt->max_faces, opt->detect_every, opt->generate_every);
+                "every %d, hair %g)",
+                opt->strength, opt->max_faces, opt->detect_every, opt->generate_every, opt->hair);
         goto fail;
     }
     if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
@@ -86,6 +94,10 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     if (!f->cascade || !(f->detector = detector_create(f->cascade, err)))
         goto fail;
     detector_set_pool(f->detector, f->pool);
+    if (!(f->landmarks = landmarks_load(opt->landmarks_path ? opt->landmarks_path
+                                                            : LANDMARKS_DEFAULT_MODEL,
+                                        err)))
+        goto fail;
     TrackerOptions to = tracker_default_options();
     to.max_faces = opt->max_faces;
     if (opt->still)
@@ -94,7 +106,8 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         goto fail;
     f->orig_chw = malloc(3 * (size_t)s * s * sizeof(float));
     f->gen_chw = malloc(3 * (size_t)s * s * sizeof(float));
-    if (!f->orig_chw || !f->gen_chw) {
+    f->mask = malloc((size_t)s * s * sizeof(float));
+    if (!f->orig_chw || !f->gen_chw || !f->mask) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -119,6 +132,7 @@ void ageshift_close(AgeshiftFilter *f)
     net_free(&f->net);
     detector_free(f->detector);
     cascade_free(f->cascade);
+    landmarks_free(f->landmarks);
     tracker_free(f->tracker);
     pool_free(f->pool);
     free(f->gray);
@@ -131,6 +145,7 @@ void ageshift_close(AgeshiftFilter *f)
     sws_freeContext(f->to_yuv);
     free(f->orig_chw);
     free(f->gen_chw);
+    free(f->mask);
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++)
         free(f->cache[i].delta);
     free(f);
@@ -354,34 +369,63 @@ static void generate(AgeshiftFilter *f, int id, int s)
     f->stats.generated++;
 }
 
-static int change_face(AgeshiftFilter *f, AVFrame *fr, const TrackedFace *face, Err *err)
+// The region a transform's model square covers: the bounding square of its corners in the frame.
+static CropSquare covered_square(Similarity to_model, int size)
+{
+    Similarity inv = similarity_inverse(to_model);
+    float x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        float x, y;
+        similarity_apply(inv, k & 1 ? (float)size : 0.0f, k & 2 ? (float)size : 0.0f, &x, &y);
+        x0 = fminf(x0, x), x1 = fmaxf(x1, x), y0 = fminf(y0, y), y1 = fmaxf(y1, y);
+    }
+    return (CropSquare){x0, y0, fmaxf(x1 - x0, y1 - y0)};
+}
+
+// to_model for coordinates relative to (dx, dy): p -> to_model(p + (dx, dy)).
+static Similarity shifted(Similarity t, float dx, float dy)
+{
+    return (Similarity){t.a, t.b, t.tx + t.a * dx - t.b * dy, t.ty + t.b * dx + t.a * dy};
+}
+
+static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int gray_stride,
+                       const TrackedFace *face, Err *err)
 {
     const int s = f->arch.size;
-    CropSquare sq = crop_around_face(face->box, CROP_SCALE, CROP_DY);
-    Region r = region_for(sq, fr->width, fr->height);
     double t0 = 1e3 * clock_now_s();
+    float points[2 * ALIGN_POINTS];
+    landmarks_predict(f->landmarks, gray, fr->width, fr->height, gray_stride,
+                      landmark_box(face->box), points);
+    Similarity to_model = align_face(points, s);
+    for (int i = 0; i < ALIGN_POINTS; i++)
+        similarity_apply(to_model, points[2 * i], points[2 * i + 1], &points[2 * i],
+                         &points[2 * i + 1]);
+    face_mask_landmarks(points, s, f->opt.hair, f->mask);
+    double t1 = 1e3 * clock_now_s();
+    Region r = region_for(covered_square(to_model, s), fr->width, fr->height);
     if (read_region(f, fr, r, err))
         return -1;
     memcpy(f->region_orig.rgb, f->region.rgb, (size_t)r.w * r.h * 3);
-    CropSquare local = {sq.x - r.x, sq.y - r.y, sq.size};
-    double t1 = 1e3 * clock_now_s();
+    Similarity local = shifted(to_model, (float)r.x, (float)r.y);
+    double t2 = 1e3 * clock_now_s();
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;
-    double t2 = 1e3 * clock_now_s();
-    generate(f, face->id, s);
     double t3 = 1e3 * clock_now_s();
-    // A face the detector has lost fades out instead of snapping back.
-    if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, s,
-                   f->opt.strength * face->confidence, err))
-        return -1;
+    generate(f, face->id, s);
     double t4 = 1e3 * clock_now_s();
-    if (write_region(f, fr, r, err))
+    // A face the detector has lost fades out instead of snapping back.
+    BlendParams bp = blend_params_default(f->opt.strength * face->confidence);
+    if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, f->mask, s, &bp, err))
         return -1;
     double t5 = 1e3 * clock_now_s();
-    f->stats.convert_ms += (t1 - t0) + (t5 - t4);
-    f->stats.crop_ms += t2 - t1;
-    f->stats.generator_ms += t3 - t2;
-    f->stats.blend_ms += t4 - t3;
+    if (write_region(f, fr, r, err))
+        return -1;
+    double t6 = 1e3 * clock_now_s();
+    f->stats.landmarks_ms += t1 - t0;
+    f->stats.convert_ms += (t2 - t1) + (t6 - t5);
+    f->stats.crop_ms += t3 - t2;
+    f->stats.generator_ms += t4 - t3;
+    f->stats.blend_ms += t5 - t4;
     f->stats.faces++;
     return 0;
 }
@@ -408,8 +452,12 @@ int ageshift_process(AgeshiftFilter *f, AVFrame *fr, Err *err)
     // it is.)
     if (n > 0 && fr->buf[0] && !av_frame_is_writable(fr) && av_frame_make_writable(fr) < 0)
         return err_set(err, "out of memory copying a %dx%d frame", fr->width, fr->height);
+    int gray_stride = 0;
+    const uint8_t *gray = n > 0 ? luma(f, fr, &gray_stride, err) : NULL;
+    if (n > 0 && !gray)
+        return -1;
     for (int i = 0; i < n; i++)
-        if (faces[i].confidence > 0.0f && change_face(f, fr, &faces[i], err))
+        if (faces[i].confidence > 0.0f && change_face(f, fr, gray, gray_stride, &faces[i], err))
             return -1;
     f->stats.frames++;
     return 0;

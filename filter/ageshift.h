@@ -4,10 +4,12 @@
 // use them the same way.
 //
 // Per frame: faces are detected (every detect_every frames; boxes are carried in between),
-// tracked (smoothed, kept through short misses), cropped square with the training images'
-// framing, resized to the model's size, run through the generator, and blended back: the
-// generator's change is upsampled and added to the original pixels under a feathered mask, so
-// the frame keeps its sharpness and no seam shows. Pixels outside the faces are not touched.
+// tracked (smoothed, kept through short misses), their 68 landmarks found, aligned to the
+// training images' framing by a similarity transform (rotation, scale, shift) and cropped
+// through it at the model's size, run through the generator, and blended back through the
+// inverse: the generator's change is upsampled and added to the original pixels under a
+// feathered mask of face and hair drawn from the landmarks, so the frame keeps its sharpness and
+// no seam shows. Pixels outside the faces are not touched.
 #ifndef AGESHIFT_FILTER_H
 #define AGESHIFT_FILTER_H
 
@@ -19,6 +21,8 @@
 
 // The most faces changed in one frame.
 #define AGESHIFT_MAX_FACES 16
+// How much of the generator's change reaches the hair around the face, by default.
+#define AGESHIFT_DEFAULT_HAIR 0.5f
 
 typedef struct {
     const char *model_path;   // a model.safetensors from ageshift train
@@ -31,6 +35,8 @@ typedef struct {
     int min_face;             // smallest face searched for, in pixels (0: 1/8 of the height;
                               // smaller faces are too small for the model to show much)
     const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
+    const char *landmarks_path; // dlib 68-point shape predictor (default: libdlib-data's)
+    float hair;               // 0..1: the weight of the change in a band around the face
     int threads;              // worker threads (0: one per CPU)
     bool still;               // a single picture: change faces on their first detection (in a
                               // video a face must be seen twice, so one false hit never shows)
@@ -55,7 +61,7 @@ void ageshift_set_strength(AgeshiftFilter *f, float strength);
 // Running totals, for progress lines and make bench.
 typedef struct {
     long frames, faces, generated; // generated: faces the generator ran on
-    double detect_ms, crop_ms, generator_ms, blend_ms, convert_ms; // summed over frames
+    double detect_ms, landmarks_ms, crop_ms, generator_ms, blend_ms, convert_ms; // summed
 } AgeshiftStats;
 void ageshift_stats(const AgeshiftFilter *f, AgeshiftStats *s);
 

@@ -1,14 +1,17 @@
-// Crop geometry and blending back: the square around a tracked face that the generator sees, its
-// extraction from the frame at model resolution, and putting the generator's change back into the
-// frame under a feathered elliptical mask.
+// Crop geometry and blending back: the square around a tracked face, the extraction of a face
+// from the frame at model resolution through any similarity transform (a square, or an aligned
+// face: filter/align.h), and putting the generator's change back into the frame through the same
+// transform under a feathered mask.
 //
 // Coordinates are in frame pixels, continuous: pixel (i, j) covers [i, i + 1) x [j, j + 1), its
-// centre is (i + 0.5, j + 0.5). A square may lie partly or wholly outside the frame.
+// centre is (i + 0.5, j + 0.5); model pixels likewise. A crop may lie partly or wholly outside
+// the frame.
 #ifndef AGESHIFT_FACE_BLEND_H
 #define AGESHIFT_FACE_BLEND_H
 
 #include "core/base/err.h"
 #include "media/image_io.h"
+#include "filter/align.h"
 #include "filter/tracker.h"
 
 // The generators were trained on 200x200 UTKFace crops, which show the whole face with some
@@ -30,33 +33,44 @@ typedef struct {
 // dy * side.
 CropSquare crop_around_face(FaceRect face, float scale, float dy);
 
-// Samples square c of frame into out_size x out_size planar floats in [-1, 1] (v / 127.5 - 1):
-// out (3, out_size, out_size). Output pixel (u, v) covers the square's sub-square of side
-// s = c.size / out_size at (c.x + u s, c.y + v s). Separable filter: a triangle (tent) of radius
-// max(1, s) source pixels around the output pixel's centre, so upscaling is bilinear and
-// downscaling averages over the footprint (no aliasing of fine texture such as hair or skin
-// pores). Coordinates outside the frame are clamped (edge pixels replicated). Errors: a frame
-// without pixels, out_size < 1, or a square with a side <= 0, too large (> 65536) or off by more
-// than 1e6 pixels.
-int crop_extract(const Image *frame, CropSquare c, int out_size, float *chw, Err *err);
+// The square as a transform from frame pixels to model pixels (out_size across the square).
+Similarity crop_square_transform(CropSquare c, int out_size);
 
-// The blend mask, in the square's normalised coordinates (u, v) in [-1, 1] (the square's centre
-// is 0, its edges +-1). An ellipse with semi-axes mask_rx and mask_ry (fractions of the half
-// side) is the outer edge where the mask reaches 0; inside mask_inner of it (in the ellipse's own
-// radius, 0..1) the mask is 1; between, a raised cosine, so the mask and its slope are
-// continuous and no edge is visible. With mask_rx, mask_ry < 1 the mask is 0 on and beyond the
-// square's edge: the generator's output outside the face (and the crop's box edge) never shows.
+// Samples the frame through the inverse of to_model (frame pixels -> model pixels, a similarity:
+// any rotation, scale and shift) into out_size x out_size planar floats in [-1, 1]
+// (v / 127.5 - 1): chw (3, out_size, out_size). Model pixel (u, v), centred at (u + 0.5, v + 0.5)
+// in model coordinates, takes a tent (triangle) filter over the frame pixels around its centre
+// mapped into the frame, oriented along the model's axes, of radius max(1, s) frame pixels,
+// s = 1 / scale: bilinear when upscaling, an average over the footprint when downscaling (no
+// aliasing of fine texture such as hair or skin pores). For a square without rotation this is
+// the separable tent filter. Coordinates outside the frame are clamped (edge pixels
+// replicated). Errors: a frame without pixels, out_size < 1, or a transform whose scale is not in
+// [1/65536, 65536] or whose crop lies more than 1e6 pixels from the frame.
+int crop_extract(const Image *frame, Similarity to_model, int out_size, float *chw, Err *err);
+
+// The ellipse mask (face_blend's default before landmarks), in the square's normalised
+// coordinates (u, v) in [-1, 1] (the square's centre is 0, its edges +-1). An ellipse with
+// semi-axes mask_rx and mask_ry (fractions of the half side) is the outer edge where the mask
+// reaches 0; inside mask_inner of it (in the ellipse's own radius, 0..1) the mask is 1; between, a
+// raised cosine, so the mask and its slope are continuous and no edge is visible. With mask_rx,
+// mask_ry < 1 the mask is 0 on and beyond the square's edge.
 //
 // Defaults, chosen by looking at a real UTKFace crop blended back (tests/test_face_blend.c,
 // real_face_picture): in a crop like the training ones the skin spans roughly the middle 80% of
 // the width and from the brows to below the chin vertically, taller than wide. The full-strength
-// core (inner 0.55 of the outer ellipse: the middle ~48% of the width, ~53% of the height) holds
-// eyes, nose, mouth and cheeks; the falloff, wide (~1/5 of the square on each side) and soft,
-// takes in jaw, forehead and hair line at half strength and fades out before the square's edge,
-// where the generator's output is least reliable (padding) and the crop's edge must not show.
+// core (inner 0.55 of the outer ellipse) holds eyes, nose, mouth and cheeks; the falloff takes in
+// jaw, forehead and hair line at half strength and fades out before the square's edge.
 #define BLEND_MASK_RX 0.88f
 #define BLEND_MASK_RY 0.96f
 #define BLEND_MASK_INNER 0.55f
+typedef struct {
+    float rx, ry, inner;
+} EllipseMask;
+EllipseMask ellipse_mask_default(void);
+float ellipse_mask_at(const EllipseMask *e, float u, float v);
+// The ellipse sampled at the centres of size x size model pixels: mask (size, size).
+void ellipse_mask_image(const EllipseMask *e, int size, float *mask);
+
 // Colour matching: the fraction of the difference between the generated and the original face's
 // mean colour (over the mask, per channel) that is removed before the change is taken. 1 keeps
 // the face's overall colour that of the original's skin and lighting, which the generator may
@@ -66,26 +80,22 @@ int crop_extract(const Image *frame, CropSquare c, int out_size, float *chw, Err
 typedef struct {
     float strength;    // 0..1: how much of the change is added
     float color_match; // 0..1, see BLEND_COLOR_MATCH
-    float mask_rx, mask_ry, mask_inner;
 } BlendParams;
 
 // The defaults above with the given strength.
 BlendParams blend_params_default(float strength);
 
-// The mask's value at normalised square coordinates (u, v), see above.
-float blend_mask(const BlendParams *p, float u, float v);
-
-// Puts a generated face back. orig_chw is the crop that was given to the generator (crop_extract
-// of this frame and c) and gen_chw its output, both (3, size, size) in [-1, 1]. The frame gets the
-// generator's change, gen - orig (after colour matching), upsampled bilinearly to the square,
-// times strength times the mask: the original's detail stays where the generator is softer, and
-// only what the generator changed is added. Pixels where the mask is 0 (outside the ellipse, the
-// square or the frame) are not written: they stay bit-identical. Results are rounded and clamped
-// to 0..255. Errors: bad arguments (a frame without pixels, size < 1, NULL planes, a bad square, a
-// non-finite strength), named.
-int face_blend(Image *frame, CropSquare c, const float *orig_chw, const float *gen_chw, int size,
-               float strength, Err *err);
-int face_blend_ex(Image *frame, CropSquare c, const float *orig_chw, const float *gen_chw, int size,
-                  const BlendParams *p, Err *err);
+// Puts a generated face back. orig_chw is the crop that was given to the generator
+// (crop_extract of this frame and to_model) and gen_chw its output, both (3, size, size) in
+// [-1, 1]; mask (size, size) in [0, 1] says where and how much of the change goes back, at model
+// resolution. The frame gets the generator's change, gen - orig (after colour matching over the
+// mask), times strength times the mask, both sampled bilinearly at each frame pixel's place in
+// the model's square: the original's detail stays where the generator is softer, and only what
+// the generator changed is added. Pixels where the sampled mask is 0 (outside the mask's support,
+// the model's square or the frame) are not written: they stay bit-identical. Results are rounded
+// and clamped to 0..255. Errors: bad arguments (a frame without pixels, size < 1, NULL planes or
+// mask, a bad transform, a strength or colour match outside 0..1), named.
+int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const float *gen_chw,
+               const float *mask, int size, const BlendParams *p, Err *err);
 
 #endif

@@ -50,7 +50,8 @@ static float *crop(const Image *frame, CropSquare c, int size)
     float *chw = malloc((size_t)3 * size * size * sizeof *chw);
     cr_assert_not_null(chw);
     Err err = {{0}};
-    cr_assert_eq(crop_extract(frame, c, size, chw, &err), 0, "%s", err.msg);
+    cr_assert_eq(crop_extract(frame, crop_square_transform(c, size), size, chw, &err), 0, "%s",
+                 err.msg);
     return chw;
 }
 
@@ -63,11 +64,25 @@ static float *copy_planes(const float *src, int size)
     return dst;
 }
 
+// Blends under the default ellipse mask, as the filter did before landmarks.
 static void blend(Image *frame, CropSquare c, const float *orig, const float *gen, int size,
                   const BlendParams *p)
 {
     Err err = {{0}};
-    cr_assert_eq(face_blend_ex(frame, c, orig, gen, size, p, &err), 0, "%s", err.msg);
+    EllipseMask e = ellipse_mask_default();
+    float *mask = malloc((size_t)size * size * sizeof *mask);
+    cr_assert_not_null(mask);
+    ellipse_mask_image(&e, size, mask);
+    cr_assert_eq(face_blend(frame, crop_square_transform(c, size), orig, gen, mask, size, p, &err),
+                 0, "%s", err.msg);
+    free(mask);
+}
+
+static void blend_at(Image *frame, CropSquare c, const float *orig, const float *gen, int size,
+                     float strength)
+{
+    BlendParams p = blend_params_default(strength);
+    blend(frame, c, orig, gen, size, &p);
 }
 
 Test(crop, geometry)
@@ -206,36 +221,38 @@ Test(crop, bad_arguments)
     Image img = make_image(10, 10), none = {0};
     float chw[3 * 4 * 4];
     Err err = {{0}};
-    cr_expect_lt(crop_extract(&none, (CropSquare){0, 0, 4}, 4, chw, &err), 0);
+    const Similarity one = {1, 0, 0, 0};
+    cr_expect_lt(crop_extract(&none, one, 4, chw, &err), 0);
     cr_expect(strstr(err.msg, "no pixels"), "%s", err.msg);
-    cr_expect_lt(crop_extract(&img, (CropSquare){0, 0, 0}, 4, chw, &err), 0);
-    cr_expect_lt(crop_extract(&img, (CropSquare){NAN, 0, 4}, 4, chw, &err), 0);
-    cr_expect_lt(crop_extract(&img, (CropSquare){0, 0, 1e9f}, 4, chw, &err), 0);
-    cr_expect(strstr(err.msg, "crop square"), "%s", err.msg);
-    cr_expect_lt(crop_extract(&img, (CropSquare){0, 0, 4}, 0, chw, &err), 0);
-    cr_expect_lt(crop_extract(&img, (CropSquare){0, 0, 4}, 4, NULL, &err), 0);
+    cr_expect_lt(crop_extract(&img, (Similarity){0, 0, 0, 0}, 4, chw, &err), 0);
+    cr_expect_lt(crop_extract(&img, (Similarity){NAN, 0, 0, 0}, 4, chw, &err), 0);
+    cr_expect_lt(crop_extract(&img, (Similarity){1e-9f, 0, 0, 0}, 4, chw, &err), 0);
+    cr_expect_lt(crop_extract(&img, (Similarity){1, 0, 1e9f, 0}, 4, chw, &err), 0);
+    cr_expect(strstr(err.msg, "crop transform"), "%s", err.msg);
+    cr_expect_lt(crop_extract(&img, one, 0, chw, &err), 0);
+    cr_expect_lt(crop_extract(&img, one, 4, NULL, &err), 0);
     image_free(&img);
 }
 
-Test(blend, mask_shape)
+Test(blend, ellipse_mask_shape)
 {
-    BlendParams p = blend_params_default(1.0f);
-    cr_expect_eq(blend_mask(&p, 0, 0), 1.0f);
-    cr_expect_eq(blend_mask(&p, 0.5f * p.mask_inner * p.mask_rx, 0), 1.0f);
+    EllipseMask p = ellipse_mask_default();
+    cr_expect_eq(ellipse_mask_at(&p, 0, 0), 1.0f);
+    cr_expect_eq(ellipse_mask_at(&p, 0.5f * p.inner * p.rx, 0), 1.0f);
     for (int i = 0; i <= 100; i++) { // zero on the square's edge all round
         float t = -1.0f + 0.02f * (float)i;
-        cr_expect_eq(blend_mask(&p, t, 1.0f), 0.0f);
-        cr_expect_eq(blend_mask(&p, t, -1.0f), 0.0f);
-        cr_expect_eq(blend_mask(&p, 1.0f, t), 0.0f);
-        cr_expect_eq(blend_mask(&p, -1.0f, t), 0.0f);
+        cr_expect_eq(ellipse_mask_at(&p, t, 1.0f), 0.0f);
+        cr_expect_eq(ellipse_mask_at(&p, t, -1.0f), 0.0f);
+        cr_expect_eq(ellipse_mask_at(&p, 1.0f, t), 0.0f);
+        cr_expect_eq(ellipse_mask_at(&p, -1.0f, t), 0.0f);
     }
     float prev = 1.0f;
     for (int i = 0; i <= 100; i++) { // monotone along a diagonal
-        float m = blend_mask(&p, 0.01f * (float)i, 0.01f * (float)i);
+        float m = ellipse_mask_at(&p, 0.01f * (float)i, 0.01f * (float)i);
         cr_expect_leq(m, prev);
         prev = m;
     }
-    cr_expect_float_eq(blend_mask(&p, p.mask_rx * 0.5f * (1.0f + p.mask_inner), 0), 0.5f, 1e-5f,
+    cr_expect_float_eq(ellipse_mask_at(&p, p.rx * 0.5f * (1.0f + p.inner), 0), 0.5f, 1e-5f,
                        "half way at the middle of the falloff");
 }
 
@@ -255,8 +272,7 @@ Test(blend, unchanged_face_leaves_frame_identical)
     for (size_t s = 0; s < sizeof squares / sizeof squares[0]; s++) {
         float *orig = crop(&frame, squares[s], 64);
         float *gen = copy_planes(orig, 64);
-        Err err = {{0}};
-        cr_assert_eq(face_blend(&frame, squares[s], orig, gen, 64, 1.0f, &err), 0, "%s", err.msg);
+        blend_at(&frame, squares[s], orig, gen, 64, 1.0f);
         BlendParams p = blend_params_default(0.37f);
         p.color_match = 0.5f;
         blend(&frame, squares[s], orig, gen, 64, &p);
@@ -277,8 +293,7 @@ Test(blend, strength_zero_changes_nothing)
     float *orig = crop(&frame, c, 32), *gen = malloc(3 * 32 * 32 * sizeof(float));
     for (int i = 0; i < 3 * 32 * 32; i++)
         gen[i] = -orig[i];
-    Err err = {{0}};
-    cr_assert_eq(face_blend(&frame, c, orig, gen, 32, 0.0f, &err), 0, "%s", err.msg);
+    blend_at(&frame, c, orig, gen, 32, 0.0f);
     cr_expect_eq(memcmp(frame.rgb, copy.rgb, (size_t)300 * 300 * 3), 0);
     free(orig);
     free(gen);
@@ -287,7 +302,8 @@ Test(blend, strength_zero_changes_nothing)
 }
 
 // The generator changed everything wildly: pixels outside the mask stay bit-identical (checked
-// against the test's own geometry, with a hair's margin at the ellipse for float rounding).
+// against the test's own geometry, with a margin of one model pixel at the ellipse: the mask is
+// sampled bilinearly from model resolution).
 Test(blend, outside_the_mask_is_bit_identical)
 {
     const int W = 500, H = 400;
@@ -295,6 +311,7 @@ Test(blend, outside_the_mask_is_bit_identical)
     Rng r;
     rng_seed(&r, 9);
     BlendParams p = blend_params_default(1.0f);
+    EllipseMask e = ellipse_mask_default();
     for (size_t s = 0; s < sizeof squares / sizeof squares[0]; s++) {
         fill_random(&frame, 100 + (unsigned)s);
         memcpy(before.rgb, frame.rgb, (size_t)W * H * 3);
@@ -307,10 +324,11 @@ Test(blend, outside_the_mask_is_bit_identical)
         int inside_changed = 0, outside = 0;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                float u = ((float)x + 0.5f - cx) / half / p.mask_rx;
-                float v = ((float)y + 0.5f - cy) / half / p.mask_ry;
+                float u = ((float)x + 0.5f - cx) / half / e.rx;
+                float v = ((float)y + 0.5f - cy) / half / e.ry;
                 int same = memcmp(px(&frame, x, y), px(&before, x, y), 3) == 0;
-                if (u * u + v * v >= 1.0001f) {
+                float margin = 1.0f + 2.0f / 48.0f / e.rx; // a model pixel, in the ellipse's units
+                if (u * u + v * v >= margin * margin) {
                     outside++;
                     cr_assert(same, "square %zu: pixel (%d, %d) outside the mask changed", s, x, y);
                 } else if (!same) {
@@ -419,8 +437,7 @@ Test(blend, colour_matching_keeps_local_change)
             for (int x = 28; x < 36; x++)
                 gen[(ch * 64 + y) * 64 + x] -= 0.5f;
     uint8_t centre_before = px(&frame, 150, 150)[0];
-    Err err = {{0}};
-    cr_assert_eq(face_blend(&frame, c, orig, gen, 64, 1.0f, &err), 0, "%s", err.msg);
+    blend_at(&frame, c, orig, gen, 64, 1.0f);
     cr_expect_lt(px(&frame, 150, 150)[0] + 40, centre_before, "the patch darkens the centre");
     free(orig);
     free(gen);
@@ -430,20 +447,21 @@ Test(blend, colour_matching_keeps_local_change)
 Test(blend, bad_arguments)
 {
     Image img = make_image(20, 20), none = {0};
-    float planes[3 * 4 * 4] = {0};
+    float planes[3 * 4 * 4] = {0}, mask[4 * 4] = {0};
     Err err = {{0}};
-    CropSquare c = {0, 0, 10};
-    cr_expect_lt(face_blend(&none, c, planes, planes, 4, 1.0f, &err), 0);
-    cr_expect_lt(face_blend(&img, (CropSquare){0, 0, -1}, planes, planes, 4, 1.0f, &err), 0);
-    cr_expect_lt(face_blend(&img, c, planes, planes, 0, 1.0f, &err), 0);
-    cr_expect_lt(face_blend(&img, c, NULL, planes, 4, 1.0f, &err), 0);
-    cr_expect_lt(face_blend(&img, c, planes, planes, 4, NAN, &err), 0);
-    cr_expect_lt(face_blend(&img, c, planes, planes, 4, 1.5f, &err), 0);
-    cr_expect(strstr(err.msg, "strength"), "%s", err.msg);
+    Similarity t = crop_square_transform((CropSquare){0, 0, 10}, 4);
     BlendParams p = blend_params_default(1.0f);
-    p.mask_rx = 1.2f;
-    cr_expect_lt(face_blend_ex(&img, c, planes, planes, 4, &p, &err), 0);
-    cr_expect(strstr(err.msg, "mask"), "%s", err.msg);
+    cr_expect_lt(face_blend(&none, t, planes, planes, mask, 4, &p, &err), 0);
+    cr_expect_lt(face_blend(&img, (Similarity){-0.0f, 0, 0, 0}, planes, planes, mask, 4, &p, &err),
+                 0);
+    cr_expect_lt(face_blend(&img, t, planes, planes, mask, 0, &p, &err), 0);
+    cr_expect_lt(face_blend(&img, t, NULL, planes, mask, 4, &p, &err), 0);
+    cr_expect_lt(face_blend(&img, t, planes, planes, NULL, 4, &p, &err), 0);
+    p.strength = NAN;
+    cr_expect_lt(face_blend(&img, t, planes, planes, mask, 4, &p, &err), 0);
+    p.strength = 1.5f;
+    cr_expect_lt(face_blend(&img, t, planes, planes, mask, 4, &p, &err), 0);
+    cr_expect(strstr(err.msg, "strength"), "%s", err.msg);
     image_free(&img);
 }
 
@@ -488,21 +506,21 @@ Test(blend, real_face_picture)
                                 sinf(0.35f * (float)y - 0.2f * (float)x);
                 *g = (*g + 1.0f) * 0.7f - 1.0f + texture + tint[ch];
             }
-    cr_assert_eq(face_blend(&frame, c, orig, gen, M, 1.0f, &err), 0, "%s", err.msg);
+    blend_at(&frame, c, orig, gen, M, 1.0f);
 
-    BlendParams p = blend_params_default(1.0f);
-    float half = 0.5f * c.size;
+    EllipseMask p = ellipse_mask_default();
+    float half = 0.5f * c.size, margin = 1.0f + 2.0f / (float)M / p.rx;
     long changed = 0;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
-            float u = ((float)x + 0.5f - c.x - half) / half / p.mask_rx;
-            float v = ((float)y + 0.5f - c.y - half) / half / p.mask_ry;
+            float u = ((float)x + 0.5f - c.x - half) / half / p.rx;
+            float v = ((float)y + 0.5f - c.y - half) / half / p.ry;
             int same = memcmp(px(&frame, x, y), px(&before, x, y), 3) == 0;
-            if (u * u + v * v >= 1.0001f)
+            if (u * u + v * v >= margin * margin)
                 cr_assert(same, "pixel (%d, %d) outside the mask changed", x, y);
             changed += !same;
         }
-    cr_expect_gt(changed, (long)(0.5 * 3.14 * half * half * p.mask_rx * p.mask_ry));
+    cr_expect_gt(changed, (long)(0.5 * 3.14 * half * half * p.rx * p.ry));
 
     const char *out = getenv("AGESHIFT_BLEND_PNG");
     if (out && *out) {
