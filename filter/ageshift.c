@@ -1,6 +1,7 @@
 #include "filter/ageshift.h"
 
 #include <libavutil/pixfmt.h>
+#include <limits.h>
 #include <math.h>
 #include <libswscale/swscale.h>
 #include <stdlib.h>
@@ -15,12 +16,16 @@
 #include "filter/face_blend.h"
 #include "filter/face_mask.h"
 #include "filter/landmarks.h"
+#include "filter/one_euro.h"
 #include "filter/tracker.h"
 
 #define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
 // Face regions are converted to RGB in blocks whose sides are multiples of this, so that the
 // scaler's contexts are reused from frame to frame while a face moves a little.
 #define REGION_QUANTUM 16
+// The time between frames the landmark smoothing assumes (frames carry no reliable clock here:
+// a still picture, a pipe): 30 fps.
+#define FRAME_SECONDS (1.0f / 30.0f)
 
 AgeshiftOptions ageshift_options_default(void)
 {
@@ -55,12 +60,15 @@ struct AgeshiftFilter {
     size_t yuv_size;
     struct SwsContext *to_rgb, *to_yuv;
     float *orig_chw, *gen_chw, *mask;
-    // The generator's last change for each face (by track id), for the frames in between.
+    // What is kept of each face from frame to frame (by track id): its smoothed landmarks, and
+    // the generator's last change, for the frames in between its runs.
     struct {
         int id;
-        long frame;   // when it was computed
-        float *delta; // gen - orig at model resolution, (3, size, size)
-    } cache[AGESHIFT_MAX_FACES];
+        long seen;      // the last frame the face was changed on
+        long generated; // when the change was computed (LONG_MIN: never)
+        float *delta;   // gen - orig at model resolution, (3, size, size)
+        OneEuro points; // the landmarks, smoothed over time
+    } face[AGESHIFT_MAX_FACES];
     AgeshiftStats stats;
 };
 
@@ -112,8 +120,9 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         goto fail;
     }
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
-        f->cache[i].id = -1;
-        if (!(f->cache[i].delta = malloc(3 * (size_t)s * s * sizeof(float)))) {
+        f->face[i].id = -1;
+        f->face[i].seen = LONG_MIN;
+        if (!(f->face[i].delta = malloc(3 * (size_t)s * s * sizeof(float)))) {
             err_set(err, "out of memory");
             goto fail;
         }
@@ -147,7 +156,7 @@ void ageshift_close(AgeshiftFilter *f)
     free(f->gen_chw);
     free(f->mask);
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++)
-        free(f->cache[i].delta);
+        free(f->face[i].delta);
     free(f);
 }
 
@@ -342,30 +351,39 @@ static int write_region(AgeshiftFilter *f, AVFrame *fr, Region r, Err *err)
     return 0;
 }
 
-// f->gen_chw for f->orig_chw: the generator's output, or, between its runs, the face's new
-// crop plus the change the generator made last time (the face moves little in a frame or two).
-static void generate(AgeshiftFilter *f, int id, int s)
+// The state kept for track `id`: its own, or the slot seen longest ago, started afresh.
+static int face_slot(AgeshiftFilter *f, int id)
 {
-    const size_t n = 3 * (size_t)s * s;
-    int slot = -1, oldest = 0;
+    int oldest = 0;
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
-        if (f->cache[i].id == id)
-            slot = i;
-        if (f->cache[i].frame < f->cache[oldest].frame)
+        if (f->face[i].id == id)
+            return i;
+        if (f->face[i].seen < f->face[oldest].seen)
             oldest = i;
     }
-    if (slot >= 0 && f->frame_index - f->cache[slot].frame < f->opt.generate_every) {
+    OneEuroParams p = one_euro_default();
+    f->face[oldest].id = id;
+    f->face[oldest].generated = LONG_MIN;
+    one_euro_init(&f->face[oldest].points, &p, 2 * ALIGN_POINTS);
+    return oldest;
+}
+
+// f->gen_chw for f->orig_chw: the generator's output, or, between its runs, the face's new
+// crop plus the change the generator made last time (the face moves little in a frame or two).
+static void generate(AgeshiftFilter *f, int slot, int s)
+{
+    const size_t n = 3 * (size_t)s * s;
+    float *delta = f->face[slot].delta;
+    long last = f->face[slot].generated;
+    if (last != LONG_MIN && f->frame_index - last < f->opt.generate_every) {
         for (size_t i = 0; i < n; i++)
-            f->gen_chw[i] = f->orig_chw[i] + f->cache[slot].delta[i];
+            f->gen_chw[i] = f->orig_chw[i] + delta[i];
         return;
     }
     memcpy(f->gen_chw, net_forward(&f->net, f->trace, f->orig_chw), n * sizeof(float));
-    if (slot < 0)
-        slot = oldest;
-    f->cache[slot].id = id;
-    f->cache[slot].frame = f->frame_index;
+    f->face[slot].generated = f->frame_index;
     for (size_t i = 0; i < n; i++)
-        f->cache[slot].delta[i] = f->gen_chw[i] - f->orig_chw[i];
+        delta[i] = f->gen_chw[i] - f->orig_chw[i];
     f->stats.generated++;
 }
 
@@ -393,9 +411,13 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int 
 {
     const int s = f->arch.size;
     double t0 = 1e3 * clock_now_s();
+    int slot = face_slot(f, face->id);
+    f->face[slot].seen = f->frame_index;
     float points[2 * ALIGN_POINTS];
     landmarks_predict(f->landmarks, gray, fr->width, fr->height, gray_stride,
                       landmark_box(face->box), points);
+    // Steady in video: the landmarks' jitter from frame to frame would shake the crop.
+    one_euro_step(&f->face[slot].points, points, FRAME_SECONDS, face->box.w);
     Similarity to_model = align_face(points, s);
     for (int i = 0; i < ALIGN_POINTS; i++)
         similarity_apply(to_model, points[2 * i], points[2 * i + 1], &points[2 * i],
@@ -411,7 +433,7 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int 
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;
     double t3 = 1e3 * clock_now_s();
-    generate(f, face->id, s);
+    generate(f, slot, s);
     double t4 = 1e3 * clock_now_s();
     // A face the detector has lost fades out instead of snapping back.
     BlendParams bp = blend_params_default(f->opt.strength * face->confidence);

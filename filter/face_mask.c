@@ -70,6 +70,6 @@ void face_mask_landmarks(const float *pt, int size, float hair, float *mask)
                 m = fmaxf(m, hair * fade * ramp((d - (band - feather)) / feather));
             }
             float border = fminf(fminf(cx, s - cx), fminf(cy, s - cy));
-            mask[(size_t)y * size + x] = m * (1.0f - ramp(border / edge));
+            mask[(size_t)y * size + x] = m * (1.0f - ramp((border - 0.5f) / edge));
         }
 }

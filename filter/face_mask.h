@@ -15,7 +15,7 @@
 #define FACE_MASK_FOREHEAD 0.45f
 #define FACE_MASK_FEATHER 0.08f
 #define FACE_MASK_HAIR_BAND 0.14f
-#define FACE_MASK_EDGE 0.04f
+#define FACE_MASK_EDGE 0.08f
 
 // points: the 68 landmarks in model pixels; mask (size, size) is written.
 void face_mask_landmarks(const float *points, int size, float hair, float *mask);

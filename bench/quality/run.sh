@@ -58,12 +58,15 @@ if [ -d "$shared/faces/young" ]; then
     mkdir -p "$work/split/in"
     : >"$work/split.tsv"
     for d in young old; do
-        grep "^$d" "$work/split_all.tsv" | head -n "$per" | while IFS=$'\t' read -r dom age path; do
-            name=$(basename "$path" .jpg.chip.jpg)
-            # PNG names, so that translate writes PNG (no JPEG noise in what is judged).
-            ln -s "$path" "$work/split/in/$name.png"
-            printf '%s\t%s\t%s\t%s\n' "$dom" "$age" "$name" "$work/split/in/$name.ppm" >>"$work/split.tsv"
-        done
+        # (awk reads to the end: grep | head would die of SIGPIPE under pipefail, now and then)
+        awk -v d="$d" -v n="$per" 'index($0, d) == 1 && k++ < n' "$work/split_all.tsv" |
+            while IFS=$'\t' read -r dom age path; do
+                name=$(basename "$path" .jpg.chip.jpg)
+                # PNG names, so that translate writes PNG (no JPEG noise in what is judged).
+                ln -s "$path" "$work/split/in/$name.png"
+                printf '%s\t%s\t%s\t%s\n' "$dom" "$age" "$name" "$work/split/in/$name.ppm" \
+                    >>"$work/split.tsv"
+            done
     done
     log "test split: $(wc -l <"$work/split.tsv") faces through ageshift translate"
     for d in old young; do
