@@ -54,13 +54,15 @@ int main(int argc, char **argv)
     ageshift_stats(f, &s);
     ageshift_close(f);
     double n = s.frames > 0 ? (double)s.frames : 1.0;
-    double stages = s.detect_ms + s.convert_ms + s.crop_ms + s.generator_ms + s.blend_ms;
+    double stages =
+        s.detect_ms + s.landmarks_ms + s.convert_ms + s.crop_ms + s.generator_ms + s.blend_ms;
     printf("1280x720, one face, generator (128, 6, 32), detect every %d frames, generate every "
            "%d, %ld frames, %ld faces, %ld generator runs\n",
            o.detect_every, o.generate_every, s.frames, s.faces, s.generated);
     printf("  %-28s %8.2f ms/frame\n", "detect (+ tracking)", s.detect_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "landmarks, smoothing, mask", s.landmarks_ms / n);
     printf("  %-28s %8.2f ms/frame\n", "face region to/from RGB", s.convert_ms / n);
-    printf("  %-28s %8.2f ms/frame\n", "crop and resize", s.crop_ms / n);
+    printf("  %-28s %8.2f ms/frame\n", "aligned crop", s.crop_ms / n);
     printf("  %-28s %8.2f ms/frame\n", "generator", s.generator_ms / n);
     printf("  %-28s %8.2f ms/frame\n", "blend", s.blend_ms / n);
     printf("  %-28s %8.2f ms/frame\n", "decode + encode + rest", (total * 1e3 - stages) / n);

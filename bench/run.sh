@@ -69,6 +69,10 @@ echo "== face detection (our cascade evaluator on opencv-data's cascades)"
 "$bin/bench_detect" "$faces"
 
 echo
+echo "== landmarks (our evaluator of dlib's 68-point model) on the training faces"
+"$bin/bench_landmarks" "$faces"
+
+echo
 echo "== the filter: ageshift convert on a 1280x720 clip with one face"
 work=$(mktemp -d)
 trap 'rm -f "$ours" "$theirs"; rm -rf "$work"' EXIT
@@ -90,6 +94,13 @@ if command -v Xvfb >/dev/null; then
         DISPLAY=:88 "$bin/../ageshift" live --input "$root/samples/astronaut.mp4" --to old \
             --model "$model" --seconds 10 || true
     done
+    # A webcam close-up (480x480), the default model.
+    webcam=$root/../shared/wild/clips/d6.mp4
+    if [ -f "$webcam" ]; then
+        echo "-- ../shared/wild/clips/d6.mp4, the default model"
+        DISPLAY=:88 "$bin/../ageshift" live --input "$webcam" --to old \
+            --model "$root/samples/model.safetensors" --seconds 10 || true
+    fi
     pkill -f "Xvfb :88" || true
 else
     echo "Xvfb is not installed: the live pipeline is not measured"

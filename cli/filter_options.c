@@ -53,6 +53,18 @@ static const Option table[] = {
      .type = OPT_STRING,
      .offset = FIELD(cascade_path),
      .help = "OpenCV cascade XML for face detection"},
+    {.name = "landmarks",
+     .arg = "FILE",
+     .type = OPT_STRING,
+     .offset = FIELD(landmarks_path),
+     .help = "dlib 68-point shape predictor (.dat) that aligns each face"},
+    {.name = "hair",
+     .arg = "X",
+     .type = OPT_FLOAT,
+     .offset = FIELD(hair),
+     .min = 0,
+     .max = 1,
+     .help = "how much of the change reaches the hair around the face, 0 to 1"},
     OPTION_THREADS(FIELD(threads)),
 };
 

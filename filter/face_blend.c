@@ -60,17 +60,65 @@ static int clampi(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-int crop_extract(const Image *frame, Similarity to_model, int out_size, float *chw, Err *err)
+// The part of the frame a crop reads, in floats, averaged over k x k blocks: pixel (i, j) is the
+// mean of frame [x + k i, x + k i + k) x [y + k j, y + k j + k) (within the frame).
+typedef struct {
+    float *rgb;
+    int w, h;
+} Region;
+
+// Downscaling by step >= 2 frame pixels per model pixel, the frame is first averaged over k x k
+// blocks, k the even number at most step, and the tent then runs over those with a step of 1..2:
+// it reads a handful of values per output pixel instead of (2 step)^2 or more. The blocks are an
+// area filter too, and even ones take out the frame's finest pattern (a 1-pixel checkerboard)
+// exactly, where odd blocks would leave a coarser pattern of a ninth of its contrast.
+static int crop_region(const Image *frame, Similarity to_model, int out_size, int k, Region *r,
+                       Similarity *region_to_model)
 {
-    if (check_frame(frame, "crop_extract", err))
+    const float step = 1.0f / similarity_scale(to_model);
+    Similarity inv = similarity_inverse(to_model);
+    float x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (int c = 0; c < 4; c++) {
+        float x, y;
+        similarity_apply(inv, c & 1 ? (float)out_size : 0.0f, c & 2 ? (float)out_size : 0.0f, &x,
+                         &y);
+        x0 = fminf(x0, x), x1 = fmaxf(x1, x), y0 = fminf(y0, y), y1 = fmaxf(y1, y);
+    }
+    // The crop with its tent's reach (< 1.5 radius), within the frame: clamping to this region's
+    // edge is then clamping to the frame's.
+    float margin = 2.0f * fmaxf(1.0f, step) + (float)k;
+    int bx = clampi((int)floorf(x0 - margin), 0, frame->w - 1);
+    int by = clampi((int)floorf(y0 - margin), 0, frame->h - 1);
+    int ex = clampi((int)ceilf(x1 + margin), bx + 1, frame->w);
+    int ey = clampi((int)ceilf(y1 + margin), by + 1, frame->h);
+    r->w = (ex - bx + k - 1) / k, r->h = (ey - by + k - 1) / k;
+    if (!(r->rgb = malloc((size_t)r->w * (size_t)r->h * 3 * sizeof *r->rgb)))
         return -1;
-    if (out_size < 1 || out_size > MAX_OUT_SIZE || !chw)
-        return err_set(err, "crop_extract: output size %d (expected 1..%d) or no output buffer",
-                       out_size, MAX_OUT_SIZE);
-    if (check_transform(to_model, out_size, err))
-        return -1;
+    for (int sy = 0; sy < r->h; sy++)
+        for (int sx = 0; sx < r->w; sx++) {
+            float acc[3] = {0, 0, 0};
+            int n = 0;
+            for (int y = by + sy * k; y < by + sy * k + k && y < ey; y++)
+                for (int x = bx + sx * k; x < bx + sx * k + k && x < ex; x++) {
+                    const uint8_t *p = frame->rgb + ((size_t)y * (size_t)frame->w + x) * 3;
+                    acc[0] += p[0], acc[1] += p[1], acc[2] += p[2], n++;
+                }
+            float *q = r->rgb + ((size_t)sy * (size_t)r->w + sx) * 3;
+            for (int ch = 0; ch < 3; ch++)
+                q[ch] = acc[ch] / (float)n;
+        }
+    // Region pixel (i, j) covers frame [bx + k i, ...): frame = (bx, by) + k * region.
+    *region_to_model = (Similarity){to_model.a * (float)k, to_model.b * (float)k,
+                                    to_model.tx + to_model.a * (float)bx - to_model.b * (float)by,
+                                    to_model.ty + to_model.b * (float)bx + to_model.a * (float)by};
+    return 0;
+}
+
+// The tent filter itself (see face_blend.h), over a region.
+static void crop_tent(const Region *frame, Similarity to_model, int out_size, float *chw)
+{
     const Similarity inv = similarity_inverse(to_model);
-    const double step = 1.0 / similarity_scale(to_model); // frame pixels per model pixel
+    const double step = 1.0 / similarity_scale(to_model);
     const double radius = step > 1.0 ? step : 1.0;
     // The model's axes in the frame, unit length: e1 = (c, s), e2 = (-s, c).
     const double c = inv.a / step, sn = inv.b / step;
@@ -86,8 +134,8 @@ int crop_extract(const Image *frame, Similarity to_model, int out_size, float *c
             double acc[3] = {0, 0, 0}, wsum = 0;
             for (int y = y0; y <= y1; y++) {
                 double dy = (double)y + 0.5 - fy;
-                const uint8_t *row = frame->rgb + (size_t)clampi(y, 0, frame->h - 1) *
-                                                      (size_t)frame->w * 3;
+                const float *row = frame->rgb + (size_t)clampi(y, 0, frame->h - 1) *
+                                                    (size_t)frame->w * 3;
                 for (int x = x0; x <= x1; x++) {
                     double dx = (double)x + 0.5 - fx;
                     double a = 1.0 - fabs(dx * c + dy * sn) / radius;
@@ -95,7 +143,7 @@ int crop_extract(const Image *frame, Similarity to_model, int out_size, float *c
                     if (a <= 0.0 || b <= 0.0)
                         continue;
                     double w = a * b;
-                    const uint8_t *p = row + (size_t)clampi(x, 0, frame->w - 1) * 3;
+                    const float *p = row + (size_t)clampi(x, 0, frame->w - 1) * 3;
                     acc[0] += w * p[0];
                     acc[1] += w * p[1];
                     acc[2] += w * p[2];
@@ -110,6 +158,24 @@ int crop_extract(const Image *frame, Similarity to_model, int out_size, float *c
                                  : val;
             }
         }
+}
+
+int crop_extract(const Image *frame, Similarity to_model, int out_size, float *chw, Err *err)
+{
+    if (check_frame(frame, "crop_extract", err))
+        return -1;
+    if (out_size < 1 || out_size > MAX_OUT_SIZE || !chw)
+        return err_set(err, "crop_extract: output size %d (expected 1..%d) or no output buffer",
+                       out_size, MAX_OUT_SIZE);
+    if (check_transform(to_model, out_size, err))
+        return -1;
+    const double step = 1.0 / similarity_scale(to_model); // frame pixels per model pixel
+    Region r;
+    Similarity t;
+    if (crop_region(frame, to_model, out_size, step >= 2.0 ? 2 * (int)(step / 2.0) : 1, &r, &t))
+        return err_set(err, "crop_extract: out of memory for a crop at %d px", out_size);
+    crop_tent(&r, t, out_size, chw);
+    free(r.rgb);
     return 0;
 }
 
@@ -156,19 +222,29 @@ static int check_params(const BlendParams *p, Err *err)
     return 0;
 }
 
-// Bilinear sample of a (size, size) plane at model coordinates (x, y) (pixel centres at
-// i + 0.5), clamped to the plane.
-static float sample(const float *plane, int size, float x, float y)
+// Where a bilinear sample of a (size, size) plane at model coordinates (x, y) (pixel centres
+// at i + 0.5, clamped to the plane) reads: four offsets and their weights.
+typedef struct {
+    size_t i00, i01, i10, i11;
+    float w00, w01, w10, w11;
+} Bilinear;
+
+static Bilinear bilinear_at(int size, float x, float y)
 {
     x = fminf(fmaxf(x - 0.5f, 0.0f), (float)(size - 1));
     y = fminf(fmaxf(y - 0.5f, 0.0f), (float)(size - 1));
     int ix = (int)x, iy = (int)y;
     int ix1 = ix + 1 < size ? ix + 1 : ix, iy1 = iy + 1 < size ? iy + 1 : iy;
     float fx = x - (float)ix, fy = y - (float)iy;
-    const float *r0 = plane + (size_t)iy * size, *r1 = plane + (size_t)iy1 * size;
-    float top = r0[ix] + fx * (r0[ix1] - r0[ix]);
-    float bot = r1[ix] + fx * (r1[ix1] - r1[ix]);
-    return top + fy * (bot - top);
+    size_t r0 = (size_t)iy * size, r1 = (size_t)iy1 * size;
+    return (Bilinear){r0 + ix,          r0 + ix1,       r1 + ix,          r1 + ix1,
+                      (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+}
+
+static float bilinear(const Bilinear *b, const float *plane)
+{
+    return b->w00 * plane[b->i00] + b->w01 * plane[b->i01] + b->w10 * plane[b->i10] +
+           b->w11 * plane[b->i11];
 }
 
 int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const float *gen_chw,
@@ -203,8 +279,8 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
         free(change);
         return 0;
     }
-    // change = gen + shift - orig, in pixel units (0..255 scale), per channel; shift moves the
-    // generated face's mean colour over the mask onto the original's.
+    // change = (gen + shift - orig) * strength * mask, in pixel units (0..255 scale), per
+    // channel; shift moves the generated face's mean colour over the mask onto the original's.
     for (int ch = 0; ch < 3; ch++) {
         const float *o = orig_chw + ch * plane, *g = gen_chw + ch * plane;
         double so = 0.0, sg = 0.0;
@@ -214,7 +290,7 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
         }
         float shift = (float)((double)p->color_match * (so - sg) / msum);
         for (size_t i = 0; i < plane; i++)
-            change[ch * plane + i] = ((g[i] + shift) - o[i]) * 127.5f;
+            change[ch * plane + i] = ((g[i] + shift) - o[i]) * 127.5f * p->strength * mask[i];
     }
 
     // Frame pixels whose place in the model lies within one pixel of the mask's support: the
@@ -237,12 +313,11 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
             similarity_apply(to_model, (float)px + 0.5f, (float)py + 0.5f, &mx, &my);
             if (!(mx >= 0.0f && mx <= edge && my >= 0.0f && my <= edge))
                 continue; // outside the model's square
-            float m = sample(mask, size, mx, my);
-            if (m <= 0.0f)
+            Bilinear w = bilinear_at(size, mx, my);
+            if (bilinear(&w, mask) <= 0.0f)
                 continue;
-            float k = p->strength * m;
             for (int ch = 0; ch < 3; ch++) {
-                float val = (float)row[3 * px + ch] + k * sample(change + ch * plane, size, mx, my);
+                float val = (float)row[3 * px + ch] + bilinear(&w, change + ch * plane);
                 row[3 * px + ch] = val <= 0.0f ? 0 : val >= 255.0f ? 255 : (uint8_t)(val + 0.5f);
             }
         }

@@ -197,7 +197,9 @@ Test(crop, downscaled_checkerboard_is_grey)
 }
 
 // Downscaling a linear ramp keeps it linear and in place: output pixel u has the mean of its
-// footprint (the filter is symmetric and does not shift the image).
+// footprint (the filter is symmetric and does not shift the image). Within 0.1 of a level: at a
+// step of 3 the frame is averaged over 2 x 2 or 3 x 3 blocks first, and a tent sampled on that
+// coarser grid is symmetric only to a few hundredths.
 Test(crop, downscale_is_not_shifted)
 {
     Image img = make_image(256, 64);
@@ -210,7 +212,8 @@ Test(crop, downscale_is_not_shifted)
     float step = c.size / (float)out;
     for (int u = 0; u < out; u++) {
         float want = c.x + ((float)u + 0.5f) * step - 0.5f; // value of the ramp at that point
-        cr_expect_float_eq((chw[20 * out + u] + 1.0f) * 127.5f, want, 0.01f, "u %d", u);
+        float got = (chw[20 * out + u] + 1.0f) * 127.5f;
+        cr_expect_float_eq(got, want, 0.1f, "u %d: %g, not %g", u, (double)got, (double)want);
     }
     free(chw);
     image_free(&img);
