@@ -257,18 +257,22 @@ Test(options, filter_options_set_the_filter_and_need_to, .init = cr_redirect_std
     options_getopt(&fs, opts, &n, OPTIONS_MAX);
     cr_expect_str_eq(options_missing(&fs), "to");
     for (int i = 0; i < n; i++) {
-        const char *arg = !strcmp(opts[i].name, "to")         ? "young"
-                          : !strcmp(opts[i].name, "model")    ? "m.safetensors"
-                          : !strcmp(opts[i].name, "cascade")  ? "c.xml"
-                          : !strcmp(opts[i].name, "strength") ? "0.5"
-                                                              : "9";
+        const char *arg = !strcmp(opts[i].name, "to")          ? "young"
+                          : !strcmp(opts[i].name, "model")     ? "m.safetensors"
+                          : !strcmp(opts[i].name, "cascade")   ? "c.xml"
+                          : !strcmp(opts[i].name, "landmarks") ? "l.dat"
+                          : !strcmp(opts[i].name, "strength")  ? "0.5"
+                          : !strcmp(opts[i].name, "hair")      ? "0.25"
+                                                               : "9";
         cr_expect_eq(options_apply(&fs, opts[i].val, arg), 1, "--%s %s", opts[i].name, arg);
     }
     cr_expect_null(options_missing(&fs));
     cr_expect_eq(o.direction, AGE_YOUNGER);
     cr_expect_str_eq(o.model_path, "m.safetensors");
     cr_expect_str_eq(o.cascade_path, "c.xml");
+    cr_expect_str_eq(o.landmarks_path, "l.dat");
     cr_expect_float_eq(o.strength, 0.5f, 1e-7);
+    cr_expect_float_eq(o.hair, 0.25f, 1e-7);
     cr_expect(o.max_faces == 9 && o.detect_every == 9 && o.generate_every == 9 && o.min_face == 9 &&
               o.threads == 9);
     for (int i = 0; i < n; i++)
