@@ -83,10 +83,11 @@ TestSuite(live, .init = setup, .fini = teardown, .timeout = 120);
 Test(live, plays_a_clip_into_a_window)
 {
     start_display();
-    // Run for 4 s, take the screenshot in the middle.
+    // Run for 6 s, take the screenshot after 3.5 (the sanitizer build takes a second or more to
+    // load the model and the landmark model and open the window).
     cr_assert_eq(sh("DISPLAY=" DISPLAY_NUM " ${AGESHIFT_BIN:-./build/ageshift} live --input "
-                    "%s/clip.mp4 --to old --model %s --seconds 4 --no-mirror > %s/live.log 2>&1 "
-                    "& sleep 2.5; xwd -root -display " DISPLAY_NUM " | convert xwd:- %s/shot.ppm; "
+                    "%s/clip.mp4 --to old --model %s --seconds 6 --no-mirror > %s/live.log 2>&1 "
+                    "& sleep 3.5; xwd -root -display " DISPLAY_NUM " | convert xwd:- %s/shot.ppm; "
                     "wait; cat %s/live.log",
                     tmp, MODEL, tmp, tmp, tmp),
                  0, "%s", log_text);
