@@ -390,20 +390,9 @@ static void generate(AgeshiftFilter *f, int slot, int s)
 // The region a transform's model square covers: the bounding square of its corners in the frame.
 static CropSquare covered_square(Similarity to_model, int size)
 {
-    Similarity inv = similarity_inverse(to_model);
-    float x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-        float x, y;
-        similarity_apply(inv, k & 1 ? (float)size : 0.0f, k & 2 ? (float)size : 0.0f, &x, &y);
-        x0 = fminf(x0, x), x1 = fmaxf(x1, x), y0 = fminf(y0, y), y1 = fmaxf(y1, y);
-    }
-    return (CropSquare){x0, y0, fmaxf(x1 - x0, y1 - y0)};
-}
-
-// to_model for coordinates relative to (dx, dy): p -> to_model(p + (dx, dy)).
-static Similarity shifted(Similarity t, float dx, float dy)
-{
-    return (Similarity){t.a, t.b, t.tx + t.a * dx - t.b * dy, t.ty + t.b * dx + t.a * dy};
+    Bounds b = similarity_bounds(similarity_inverse(to_model),
+                                 (Bounds){0.0f, 0.0f, (float)size, (float)size});
+    return (CropSquare){b.x0, b.y0, fmaxf(b.x1 - b.x0, b.y1 - b.y0)};
 }
 
 static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int gray_stride,
@@ -428,7 +417,7 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int 
     if (read_region(f, fr, r, err))
         return -1;
     memcpy(f->region_orig.rgb, f->region.rgb, (size_t)r.w * r.h * 3);
-    Similarity local = shifted(to_model, (float)r.x, (float)r.y);
+    Similarity local = similarity_after(to_model, 1.0f, (float)r.x, (float)r.y);
     double t2 = 1e3 * clock_now_s();
     if (crop_extract(&f->region, local, s, f->orig_chw, err))
         return -1;

@@ -7,24 +7,13 @@
 #define AGESHIFT_ALIGN_H
 
 #include "filter/landmarks.h"
+#include "filter/similarity.h"
 #include "filter/tracker.h"
 
 #define ALIGN_POINTS 68
 // The points fitted: brows, nose, eyes and mouth (17..67). The jaw line (0..16) follows the
 // head's turn and the face's width more than its framing.
 #define ALIGN_FIRST_POINT 17
-
-// (x, y) -> (a x - b y + tx, b x + a y + ty): a rotation by atan2(b, a), a scale by |(a, b)|.
-typedef struct {
-    float a, b, tx, ty;
-} Similarity;
-
-// The least-squares similarity taking the n points src (x0, y0, x1, ...) onto dst (Umeyama 1991,
-// without reflection). Fewer than 2 distinct points give the shift between their means.
-Similarity similarity_fit(const float *src, const float *dst, int n);
-void similarity_apply(Similarity t, float x, float y, float *ox, float *oy);
-Similarity similarity_inverse(Similarity t); // t must have a scale > 0
-float similarity_scale(Similarity t);
 
 // The training crops' mean landmarks in units of the crop ((0, 0) its top-left corner, (1, 1)
 // its bottom-right), measured by bench/bench_landmarks on the 2,635 crops of ../shared/faces.

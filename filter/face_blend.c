@@ -76,21 +76,15 @@ static int crop_region(const Image *frame, Similarity to_model, int out_size, in
                        Similarity *region_to_model)
 {
     const float step = 1.0f / similarity_scale(to_model);
-    Similarity inv = similarity_inverse(to_model);
-    float x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (int c = 0; c < 4; c++) {
-        float x, y;
-        similarity_apply(inv, c & 1 ? (float)out_size : 0.0f, c & 2 ? (float)out_size : 0.0f, &x,
-                         &y);
-        x0 = fminf(x0, x), x1 = fmaxf(x1, x), y0 = fminf(y0, y), y1 = fmaxf(y1, y);
-    }
+    Bounds c = similarity_bounds(similarity_inverse(to_model),
+                                 (Bounds){0.0f, 0.0f, (float)out_size, (float)out_size});
     // The crop with its tent's reach (< 1.5 radius), within the frame: clamping to this region's
     // edge is then clamping to the frame's.
     float margin = 2.0f * fmaxf(1.0f, step) + (float)k;
-    int bx = clampi((int)floorf(x0 - margin), 0, frame->w - 1);
-    int by = clampi((int)floorf(y0 - margin), 0, frame->h - 1);
-    int ex = clampi((int)ceilf(x1 + margin), bx + 1, frame->w);
-    int ey = clampi((int)ceilf(y1 + margin), by + 1, frame->h);
+    int bx = clampi((int)floorf(c.x0 - margin), 0, frame->w - 1);
+    int by = clampi((int)floorf(c.y0 - margin), 0, frame->h - 1);
+    int ex = clampi((int)ceilf(c.x1 + margin), bx + 1, frame->w);
+    int ey = clampi((int)ceilf(c.y1 + margin), by + 1, frame->h);
     r->w = (ex - bx + k - 1) / k, r->h = (ey - by + k - 1) / k;
     if (!(r->rgb = malloc((size_t)r->w * (size_t)r->h * 3 * sizeof *r->rgb)))
         return -1;
@@ -108,9 +102,7 @@ static int crop_region(const Image *frame, Similarity to_model, int out_size, in
                 q[ch] = acc[ch] / (float)n;
         }
     // Region pixel (i, j) covers frame [bx + k i, ...): frame = (bx, by) + k * region.
-    *region_to_model = (Similarity){to_model.a * (float)k, to_model.b * (float)k,
-                                    to_model.tx + to_model.a * (float)bx - to_model.b * (float)by,
-                                    to_model.ty + to_model.b * (float)bx + to_model.a * (float)by};
+    *region_to_model = similarity_after(to_model, (float)k, (float)bx, (float)by);
     return 0;
 }
 
@@ -295,16 +287,11 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
 
     // Frame pixels whose place in the model lies within one pixel of the mask's support: the
     // bounding box of that rectangle's corners mapped into the frame.
-    const Similarity inv = similarity_inverse(to_model);
-    float fx0 = INFINITY, fx1 = -INFINITY, fy0 = INFINITY, fy1 = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-        float x, y;
-        similarity_apply(inv, k & 1 ? (float)mx1 + 2.0f : (float)mx0 - 1.0f,
-                         k & 2 ? (float)my1 + 2.0f : (float)my0 - 1.0f, &x, &y);
-        fx0 = fminf(fx0, x), fx1 = fmaxf(fx1, x), fy0 = fminf(fy0, y), fy1 = fmaxf(fy1, y);
-    }
-    int x0 = (int)fmaxf(floorf(fx0), 0.0f), x1 = (int)fminf(ceilf(fx1), (float)(frame->w - 1));
-    int y0 = (int)fmaxf(floorf(fy0), 0.0f), y1 = (int)fminf(ceilf(fy1), (float)(frame->h - 1));
+    Bounds fb = similarity_bounds(similarity_inverse(to_model),
+                                  (Bounds){(float)mx0 - 1.0f, (float)my0 - 1.0f, (float)mx1 + 2.0f,
+                                           (float)my1 + 2.0f});
+    int x0 = (int)fmaxf(floorf(fb.x0), 0.0f), x1 = (int)fminf(ceilf(fb.x1), (float)(frame->w - 1));
+    int y0 = (int)fmaxf(floorf(fb.y0), 0.0f), y1 = (int)fminf(ceilf(fb.y1), (float)(frame->h - 1));
     const float edge = (float)size;
     for (int py = y0; py <= y1; py++) {
         uint8_t *row = frame->rgb + (size_t)py * (size_t)frame->w * 3;

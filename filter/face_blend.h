@@ -11,7 +11,7 @@
 
 #include "core/base/err.h"
 #include "media/image_io.h"
-#include "filter/align.h"
+#include "filter/similarity.h"
 #include "filter/tracker.h"
 
 // The generators were trained on 200x200 UTKFace crops, which show the whole face with some

@@ -3,30 +3,7 @@
 #include <math.h>
 
 #include "filter/landmarks_internal.h"
-
-// The linear part of the least-squares similarity transform (Umeyama 1991) taking shape `from`
-// onto shape `to` (P points each): m = [a -b; b a]. In 2-D Umeyama's SVD solution reduces to
-// a = sum(f . t) / sum(|f|^2), b = sum(f x t) / sum(|f|^2) over the centred points; computed in
-// double and rounded to float, as dlib does.
-static void similarity(const float *from, const float *to, int points, float m[4])
-{
-    double fx = 0, fy = 0, tx = 0, ty = 0;
-    for (int i = 0; i < points; i++) {
-        fx += from[2 * i], fy += from[2 * i + 1];
-        tx += to[2 * i], ty += to[2 * i + 1];
-    }
-    fx /= points, fy /= points, tx /= points, ty /= points;
-    double dot = 0, cross = 0, norm = 0;
-    for (int i = 0; i < points; i++) {
-        double ax = from[2 * i] - fx, ay = from[2 * i + 1] - fy;
-        double bx = to[2 * i] - tx, by = to[2 * i + 1] - ty;
-        dot += ax * bx + ay * by;
-        cross += ax * by - ay * bx;
-        norm += ax * ax + ay * ay;
-    }
-    double a = norm > 0 ? dot / norm : 1.0, b = norm > 0 ? cross / norm : 0.0;
-    m[0] = (float)a, m[1] = (float)-b, m[2] = (float)b, m[3] = (float)a;
-}
+#include "filter/similarity.h"
 
 void landmarks_predict(const LandmarkModel *m, const uint8_t *gray, int w, int h, int stride,
                        LandmarkBox box, float *xy)
@@ -40,8 +17,11 @@ void landmarks_predict(const LandmarkModel *m, const uint8_t *gray, int w, int h
     const double sx = (double)box.w - 1.0, sy = (double)box.h - 1.0;
     float pixels[m->features]; // the image at the feature points (at most 64 Ki of them)
     for (int c = 0; c < m->cascades; c++) {
-        float t[4];
-        similarity(m->initial_shape, shape, m->points, t);
+        // Feature points turn and scale with the shape: the linear part of the least-squares
+        // similarity from the mean shape onto the current one, as dlib's
+        // find_tform_between_shapes (Umeyama, in double, rounded to float).
+        Similarity sim = similarity_fit(m->initial_shape, shape, m->points);
+        const float t[4] = {sim.a, -sim.b, sim.b, sim.a};
         const uint8_t *anchor = m->anchor + (size_t)c * (size_t)m->features;
         const float *delta = m->delta + (size_t)c * (size_t)m->features * 2;
         for (int i = 0; i < m->features; i++) {
