@@ -52,6 +52,7 @@ struct AgeshiftFilter {
     long frame_index;
     uint8_t *gray; // for RGB frames
     size_t gray_size;
+    long gray_frame; // the frame_index f->gray was computed for
     uint8_t *small; // the luma scaled down for the detector
     size_t small_size;
     struct SwsContext *shrink;
@@ -80,6 +81,7 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         return NULL;
     }
     f->opt = *opt;
+    f->gray_frame = -1;
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
         opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1 ||
         !(opt->hair >= 0.0f && opt->hair <= 1.0f)) {
@@ -170,13 +172,17 @@ static bool is_yuv420(int fmt)
     return fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_YUVJ420P;
 }
 
-// The frame's luma for the detector: the Y plane itself, or computed from RGB.
+// The frame's luma for the detector and the landmarks: the Y plane itself, or computed from RGB
+// once per frame.
 static const uint8_t *luma(AgeshiftFilter *f, const AVFrame *fr, int *stride, Err *err)
 {
     if (is_yuv420(fr->format)) {
         *stride = fr->linesize[0];
         return fr->data[0];
     }
+    *stride = fr->width;
+    if (f->gray_frame == f->frame_index)
+        return f->gray;
     size_t need = (size_t)fr->width * fr->height;
     if (need > f->gray_size) {
         free(f->gray);
@@ -193,7 +199,7 @@ static const uint8_t *luma(AgeshiftFilter *f, const AVFrame *fr, int *stride, Er
         for (int x = 0; x < fr->width; x++, p += 3)
             g[x] = (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
     }
-    *stride = fr->width;
+    f->gray_frame = f->frame_index;
     return f->gray;
 }
 
