@@ -104,10 +104,14 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     if (!f->cascade || !(f->detector = detector_create(f->cascade, err)))
         goto fail;
     detector_set_pool(f->detector, f->pool);
-    if (!(f->landmarks = landmarks_load(opt->landmarks_path ? opt->landmarks_path
-                                                            : LANDMARKS_DEFAULT_MODEL,
-                                        err)))
+    const char *lm_path = opt->landmarks_path ? opt->landmarks_path : LANDMARKS_DEFAULT_MODEL;
+    if (!(f->landmarks = landmarks_load(lm_path, err)))
         goto fail;
+    if (landmarks_count(f->landmarks) != ALIGN_POINTS) { // alignment and mask use dlib's 68
+        err_set(err, "%s: a landmark model of %d points; faces are aligned by dlib's %d", lm_path,
+                landmarks_count(f->landmarks), ALIGN_POINTS);
+        goto fail;
+    }
     TrackerOptions to = tracker_default_options();
     to.max_faces = opt->max_faces;
     if (opt->still)

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "filter/ageshift.h"
 #include "filter/landmarks.h"
 #include "tests/dlib_serialize.h"
 
@@ -316,4 +318,27 @@ Test(landmarks, names_a_missing_model)
               err.msg);
     cr_expect_null(landmarks_load("tests", &err));
     cr_expect(strstr(err.msg, "not a regular file"), "%s", err.msg);
+}
+
+// The filter aligns by dlib's 68 points: a model of another number of points is refused, by name.
+Test(landmarks, filter_refuses_a_model_of_other_points)
+{
+    DlibOut o = {0};
+    TinyModel t = tiny_default(); // 2 points
+    write_tiny(&o, &t);
+    char path[] = "/tmp/ageshift_lm_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, o.b, o.n), (ssize_t)o.n);
+    close(fd);
+    free(o.b);
+    AgeshiftOptions opt = ageshift_options_default();
+    opt.model_path = "samples/model.safetensors";
+    opt.landmarks_path = path;
+    Err err = {{0}};
+    AgeshiftFilter *f = ageshift_open(&opt, &err);
+    unlink(path);
+    cr_expect_null(f);
+    ageshift_close(f);
+    cr_expect(strstr(err.msg, path) && strstr(err.msg, "2 points"), "%s", err.msg);
 }
