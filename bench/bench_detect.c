@@ -185,9 +185,7 @@ int main(int argc, char **argv)
         argc--;
         argv++;
     }
-    const char *faces_dir = argc > 1 ? argv[1] : getenv("AGESHIFT_FACES");
-    if (!faces_dir || !*faces_dir)
-        faces_dir = "../shared/faces";
+    const char *faces_dir = bench_faces_dir(argc > 1 ? argv[1] : NULL);
     const char *cdir = getenv("AGESHIFT_CASCADES");
     if (!cdir || !*cdir)
         cdir = "/usr/share/opencv4";

@@ -69,6 +69,12 @@ int face_list(const char *root, FaceList *out)
     return out->n > 0 ? 0 : -1;
 }
 
+const char *bench_faces_dir(const char *arg)
+{
+    const char *dir = arg ? arg : getenv("AGESHIFT_FACES");
+    return dir && *dir ? dir : "../shared/faces";
+}
+
 void face_list_free(FaceList *l)
 {
     for (int i = 0; i < l->n; i++)

@@ -12,6 +12,9 @@ typedef struct {
     int n;
 } FaceList;
 
+// The faces' folder: arg when given, else $AGESHIFT_FACES, else ../shared/faces.
+const char *bench_faces_dir(const char *arg);
+
 // 0, or -1 when there are no faces (or no memory).
 int face_list(const char *root, FaceList *out);
 void face_list_free(FaceList *l);

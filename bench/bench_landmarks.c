@@ -112,9 +112,7 @@ int main(int argc, char **argv)
         argc -= 2;
         argv += 2;
     }
-    const char *dir = argc > 1 ? argv[1] : getenv("AGESHIFT_FACES");
-    if (!dir || !*dir)
-        dir = "../shared/faces";
+    const char *dir = bench_faces_dir(argc > 1 ? argv[1] : NULL);
     FaceList faces;
     if (face_list(dir, &faces) < 0) {
         fprintf(stderr, "bench_landmarks: no faces under %s/young or %s/old\n", dir, dir);
