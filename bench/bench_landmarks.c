@@ -70,7 +70,6 @@ static const DlibBox *find_box(const DlibBox *v, int n, const char *path)
 
 typedef struct {
     Detector *det;
-    const LandmarkModel *lm;
     uint8_t frame[FRAME * FRAME];
     int ox, oy;
 } Scene;
@@ -126,7 +125,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_landmarks: %s\n", err.msg);
         return 1;
     }
-    s.lm = lm;
     DlibBox *boxes = NULL;
     int nboxes = 0;
     if (dlib_tsv && (nboxes = read_dlib_boxes(dlib_tsv, &boxes)) < 0) {
