@@ -57,7 +57,7 @@ TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 DATA_TEST_BIN = $(DATA_TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BUILD)/bench/bench_core $(BUILD)/bench/bench_filter $(BUILD)/bench/bench_detect \
-            $(BUILD)/bench/bench_landmarks
+            $(BUILD)/bench/bench_landmarks $(BUILD)/bench/augment_sheet
 
 STAMP = $(BUILD)/.deps-ok
 

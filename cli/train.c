@@ -25,6 +25,9 @@ typedef struct {
 
 #define FIELD(name) offsetof(TrainArgs, name)
 
+// In the order of Upsample's values.
+static const char *const upsample_choices[] = {"convt", "resize", NULL};
+
 static const Option table[] = {
     {.name = "data:", .type = OPT_SECTION},
     {.name = "young",
@@ -77,6 +80,13 @@ static const Option table[] = {
      .min = 0,
      .max = 64,
      .help = "generator residual blocks"},
+    {.name = "upsample",
+     .arg = "KIND",
+     .type = OPT_CHOICE,
+     .offset = FIELD(cfg.upsample),
+     .choices = upsample_choices,
+     .help = "the generators' upsampling: convt (the seed's transposed convolutions) or resize "
+             "(nearest 2x + 3x3 convolution: no checkerboard, slower)"},
     {.name = "ndf",
      .arg = "N",
      .type = OPT_INT,
@@ -163,6 +173,33 @@ static const Option table[] = {
 };
 #define TABLE_SIZE ((int)(sizeof table / sizeof *table))
 #define TRAIN_OPTIONS_VAL_BASE 0x1000
+#define AUGMENT_OPTIONS_VAL_BASE 0x2000
+
+// The augmentation options, --aug-NAME, one per field of core/train/augment.h (parsed into the
+// Augment itself).
+static Option augment_table[1 + 16];
+static char augment_names[16][32];
+static int augment_table_size;
+
+static void build_augment_table(void)
+{
+    if (augment_table_size)
+        return;
+    augment_table[0] =
+        (Option){.name = "augmentation (per image; 0 turns one off):", .type = OPT_SECTION};
+    for (int i = 0; i < augment_field_count && i < 16; i++) {
+        const AugmentField *f = &augment_fields[i];
+        snprintf(augment_names[i], sizeof augment_names[i], "aug-%s", f->name);
+        augment_table[i + 1] = (Option){.name = augment_names[i],
+                                        .arg = "X",
+                                        .type = OPT_FLOAT,
+                                        .offset = (size_t)f->offset,
+                                        .min = 0,
+                                        .max = f->max,
+                                        .help = f->help};
+    }
+    augment_table_size = 1 + (augment_field_count < 16 ? augment_field_count : 16);
+}
 
 static void usage(FILE *out)
 {
@@ -178,6 +215,8 @@ static void usage(FILE *out)
             "\n");
     TrainArgs d = {.cfg = train_config_default()};
     options_help(out, table, TABLE_SIZE, &d);
+    build_augment_table();
+    options_help(out, augment_table, augment_table_size, &d.cfg.augment);
 }
 
 static void format_duration(char *buf, size_t len, double s)
@@ -235,13 +274,19 @@ int cmd_train(int argc, char **argv)
     TrainArgs args = {.cfg = train_config_default()};
     TrainConfig *cfg = &args.cfg;
     OptionSet set = {table, TABLE_SIZE, &args, TRAIN_OPTIONS_VAL_BASE, {0}};
-    struct option opts[OPTIONS_MAX + 2] = {{"help", 0, 0, 'h'}};
+    build_augment_table();
+    OptionSet aug_set = {
+        augment_table, augment_table_size, &cfg->augment, AUGMENT_OPTIONS_VAL_BASE, {0}};
+    struct option opts[2 * OPTIONS_MAX + 2] = {{"help", 0, 0, 'h'}};
     int nopts = 1;
-    options_getopt(&set, opts, &nopts, OPTIONS_MAX + 2);
+    options_getopt(&set, opts, &nopts, 2 * OPTIONS_MAX + 2);
+    options_getopt(&aug_set, opts, &nopts, 2 * OPTIONS_MAX + 2);
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = options_apply(&set, c, optarg);
+        if (r == 0)
+            r = options_apply(&aug_set, c, optarg);
         if (r < 0)
             return 2;
         if (r)

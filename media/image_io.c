@@ -315,8 +315,8 @@ static const char *extension(const char *path)
     return dot && dot != base ? dot : "";
 }
 
-// Encodes IMG with the PNG or MJPEG encoder into one packet.
-static int encode(const char *path, const Image *img, int jpeg, AVPacket *pkt, Err *err)
+// Encodes IMG with the PNG or MJPEG encoder into one packet; JPEG with quantiser QSCALE.
+static int encode(const char *path, const Image *img, int jpeg, int qscale, AVPacket *pkt, Err *err)
 {
     char eb[AV_ERROR_MAX_STRING_SIZE];
     enum AVCodecID id = jpeg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG;
@@ -339,8 +339,8 @@ static int encode(const char *path, const Image *img, int jpeg, AVPacket *pkt, E
     enc->thread_count = 1;
     if (jpeg) {
         enc->color_range = AVCOL_RANGE_JPEG;
-        enc->flags |= AV_CODEC_FLAG_QSCALE; // fixed quantiser 2: about quality 95
-        enc->global_quality = FF_QP2LAMBDA * 2;
+        enc->flags |= AV_CODEC_FLAG_QSCALE; // a fixed quantiser (2: about quality 95)
+        enc->global_quality = FF_QP2LAMBDA * qscale;
     }
     if ((r = avcodec_open2(enc, codec, NULL)) < 0) {
         err_set(err, "%s: cannot start the %s encoder: %s", path, codec->name,
@@ -416,9 +416,48 @@ int image_save(const char *path, const Image *img, Err *err)
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
         return err_set(err, "%s: out of memory", path);
-    int rc = encode(path, img, jpeg, pkt, err);
+    int rc = encode(path, img, jpeg, 2, pkt, err);
     if (rc == 0)
         rc = write_atomic(path, pkt->data, (size_t)pkt->size, err);
+    av_packet_free(&pkt);
+    return rc;
+}
+
+int image_jpeg_round_trip(Image *img, int qscale, Err *err)
+{
+    static const char what[] = "JPEG round trip";
+    init_ffmpeg();
+    if (!img || !img->rgb || img->w <= 0 || img->h <= 0)
+        return err_set(err, "%s: the image is empty", what);
+    if (qscale < 1 || qscale > 31)
+        return err_set(err, "%s: quantiser %d is outside 1..31", what, qscale);
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *fr = av_frame_alloc();
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_MJPEG);
+    AVCodecContext *dec = codec ? avcodec_alloc_context3(codec) : NULL;
+    int rc = -1, r;
+    Image out = {0};
+    if (!pkt || !fr || !dec) {
+        err_set(err, "%s: %s", what, codec ? "out of memory" : "this FFmpeg has no MJPEG decoder");
+        goto done;
+    }
+    if (encode(what, img, 1, qscale, pkt, err))
+        goto done;
+    dec->thread_count = 1;
+    if ((r = avcodec_open2(dec, codec, NULL)) < 0 || (r = avcodec_send_packet(dec, pkt)) < 0 ||
+        (r = avcodec_receive_frame(dec, fr)) < 0) {
+        char eb[AV_ERROR_MAX_STRING_SIZE];
+        err_set(err, "%s: decoding failed: %s", what, av_err(r, eb, sizeof eb));
+        goto done;
+    }
+    if (frame_to_rgb(what, fr, &out, err))
+        goto done;
+    image_free(img);
+    *img = out;
+    rc = 0;
+done:
+    avcodec_free_context(&dec);
+    av_frame_free(&fr);
     av_packet_free(&pkt);
     return rc;
 }

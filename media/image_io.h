@@ -29,6 +29,10 @@ int image_load(const char *path, Image *img, Err *err);
 // file in the same directory, fsynced and renamed, so PATH is never left half-written.
 int image_save(const char *path, const Image *img, Err *err);
 
+// Replaces IMG by itself encoded as a JPEG (4:2:0, the fixed quantiser QSCALE, 2 to 31: 2 is
+// about quality 95, 24 shows blocks) and decoded again: the training augmentation's compression.
+int image_jpeg_round_trip(Image *img, int qscale, Err *err);
+
 // dst = src resized to w x h with libswscale's bicubic filter (dst is allocated).
 int image_resize(const Image *src, int w, int h, Image *dst, Err *err);
 

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/nn/adam.h"
 #include "core/model/checkpoint.h"
-#include "core/train/cyclegan.h"
+#include "core/model/safetensors.h"
+#include "core/nn/adam.h"
 #include "core/nn/networks.h"
 #include "core/nn/ops.h"
-#include "core/model/safetensors.h"
+#include "core/train/cyclegan.h"
 
 #define REL_TOL 1e-4
 
@@ -82,7 +82,9 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
     Net net = {0};
     int h, w;
     if (is_generator) {
-        GeneratorConfig cfg = {meta_int(f, "ngf"), meta_int(f, "n_blocks")};
+        GeneratorConfig cfg = {meta_int(f, "ngf"), meta_int(f, "n_blocks"), UPSAMPLE_CONVT};
+        const char *up = st_meta(f, "upsample");
+        cr_assert(!up || upsample_parse(up, &cfg.upsample) == 0, "upsample '%s'", up);
         cr_assert_eq(generator_build(&net, cfg, &err), 0, "%s", err.msg);
     } else {
         cr_assert_eq(discriminator_build(&net, meta_int(f, "ndf"), &err), 0, "%s", err.msg);
@@ -199,6 +201,11 @@ Test(golden, generator_ngf4_1block_48x40)
     check_fixture("tests/fixtures/golden_generator_b1_48.safetensors", true, LOSS_L1, false);
 }
 
+Test(golden, generator_resize_upsampling_ngf4_2blocks_32px_batch2)
+{
+    check_fixture("tests/fixtures/golden_generator_resize.safetensors", true, LOSS_L1, true);
+}
+
 Test(golden, discriminator_ndf8_32px_batch2)
 {
     check_fixture("tests/fixtures/golden_discriminator.safetensors", false, LOSS_MSE_TO_ONES, true);
@@ -236,7 +243,7 @@ Test(golden, cyclegan_training_step_three_iterations)
     Err err;
     StFile *f = st_open("tests/fixtures/golden_cyclegan.safetensors", &err);
     cr_assert_not_null(f, "%s", err.msg);
-    CycleGanConfig cfg = {.gen = {meta_int(f, "ngf"), meta_int(f, "n_blocks")},
+    CycleGanConfig cfg = {.gen = {meta_int(f, "ngf"), meta_int(f, "n_blocks"), UPSAMPLE_CONVT},
                           .ndf = meta_int(f, "ndf"),
                           .size = meta_int(f, "size"),
                           .batch = 1,

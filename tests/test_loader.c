@@ -48,7 +48,7 @@ Test(dataset, loader_batches_have_shape_and_range)
     face_list(&y, "young", 6, 0);
     face_list(&o, "old", 4, 0);
     Err err;
-    Loader *l = loader_create(&y.l, &o.l, 32, 2, 7, 0, 0, &err);
+    Loader *l = loader_create(&y.l, &o.l, 32, 2, NULL, 7, 0, 0, &err);
     cr_assert_not_null(l, "%s", err.msg);
     cr_expect_eq(loader_iterations_per_epoch(l), 3);
     size_t n = 2 * 3 * 32 * 32;
@@ -97,9 +97,9 @@ Test(dataset, loader_is_deterministic_and_resumable)
     float *a2 = malloc(n * sizeof(float)), *b2 = malloc(n * sizeof(float));
 
     // Same seed, same batches.
-    Loader *l1 = loader_create(&y.l, &o.l, S, 1, 99, 0, 0, &err);
-    Loader *l2 = loader_create(&y.l, &o.l, S, 1, 99, 0, 0, &err);
-    Loader *l3 = loader_create(&y.l, &o.l, S, 1, 100, 0, 0, &err);
+    Loader *l1 = loader_create(&y.l, &o.l, S, 1, NULL, 99, 0, 0, &err);
+    Loader *l2 = loader_create(&y.l, &o.l, S, 1, NULL, 99, 0, 0, &err);
+    Loader *l3 = loader_create(&y.l, &o.l, S, 1, NULL, 100, 0, 0, &err);
     cr_assert(l1 && l2 && l3, "%s", err.msg);
     cr_expect_eq(loader_iterations_per_epoch(l1), 6);
     bool differs = false;
@@ -117,19 +117,19 @@ Test(dataset, loader_is_deterministic_and_resumable)
     loader_free(l3);
 
     // The 4th batch of epoch 1 (6 iterations per epoch) from an uninterrupted loader...
-    l1 = loader_create(&y.l, &o.l, S, 1, 99, 0, 0, &err);
+    l1 = loader_create(&y.l, &o.l, S, 1, NULL, 99, 0, 0, &err);
     cr_assert_not_null(l1, "%s", err.msg);
     nth_batch(l1, 6 + 4, a1, b1);
     loader_free(l1);
     // ...is the first batch of one started at (epoch 1, iteration 3)...
-    l2 = loader_create(&y.l, &o.l, S, 1, 99, 1, 3, &err);
+    l2 = loader_create(&y.l, &o.l, S, 1, NULL, 99, 1, 3, &err);
     cr_assert_not_null(l2, "%s", err.msg);
     nth_batch(l2, 1, a2, b2);
     cr_expect_eq(memcmp(a1, a2, n * sizeof(float)), 0);
     cr_expect_eq(memcmp(b1, b2, n * sizeof(float)), 0);
     loader_free(l2);
     // ...and of one started at (epoch 0, iteration 9), the same place counted differently.
-    l2 = loader_create(&y.l, &o.l, S, 1, 99, 0, 9, &err);
+    l2 = loader_create(&y.l, &o.l, S, 1, NULL, 99, 0, 9, &err);
     cr_assert_not_null(l2, "%s", err.msg);
     nth_batch(l2, 1, a2, b2);
     cr_expect_eq(memcmp(a1, a2, n * sizeof(float)), 0);
@@ -185,7 +185,7 @@ Test(dataset, loader_epoch_visits_every_young_image)
     for (int i = 0; i < 4; i++)
         cr_assert_eq(image_load(o.paths[i], &oi[i], &err), 0, "%s", err.msg);
     const int S = 32;
-    Loader *l = loader_create(&y.l, &o.l, S, 1, 5, 0, 0, &err);
+    Loader *l = loader_create(&y.l, &o.l, S, 1, NULL, 5, 0, 0, &err);
     cr_assert_not_null(l, "%s", err.msg);
     float *a = malloc(3 * S * S * sizeof(float)), *b = malloc(3 * S * S * sizeof(float));
     for (int epoch = 0; epoch < 2; epoch++) {
@@ -226,21 +226,21 @@ Test(dataset, loader_iterations_and_errors)
     face_list(&y, "young", 6, 0);
     face_list(&o, "old", 4, 0);
     Err err;
-    Loader *l = loader_create(&y.l, &o.l, 16, 4, 1, 0, 0, &err);
+    Loader *l = loader_create(&y.l, &o.l, 16, 4, NULL, 1, 0, 0, &err);
     cr_assert_not_null(l, "%s", err.msg);
     cr_expect_eq(loader_iterations_per_epoch(l), 1, "6 / 4, the partial batch dropped");
     loader_free(l); // before any batch was taken
-    cr_expect_null(loader_create(&y.l, &o.l, 16, 7, 1, 0, 0, &err));
+    cr_expect_null(loader_create(&y.l, &o.l, 16, 7, NULL, 1, 0, 0, &err));
     cr_expect_not_null(strstr(err.msg, "batch 7"), "%s", err.msg);
     ImageList empty = {0};
-    cr_expect_null(loader_create(&y.l, &empty, 16, 1, 1, 0, 0, &err));
-    cr_expect_null(loader_create(&y.l, &o.l, 0, 1, 1, 0, 0, &err));
+    cr_expect_null(loader_create(&y.l, &empty, 16, 1, NULL, 1, 0, 0, &err));
+    cr_expect_null(loader_create(&y.l, &o.l, 0, 1, NULL, 1, 0, 0, &err));
 
     // A file that vanished: the loader reports it, naming it, and keeps reporting it.
     char *saved = y.paths[0];
     y.paths[0] = "/nonexistent/20_0_0_gone.jpg";
     ImageList one = {.paths = y.paths, .ages = y.ages, .count = 1};
-    l = loader_create(&one, &o.l, 16, 1, 1, 0, 0, &err);
+    l = loader_create(&one, &o.l, 16, 1, NULL, 1, 0, 0, &err);
     cr_assert_not_null(l, "%s", err.msg);
     float a[3 * 16 * 16], b[3 * 16 * 16];
     cr_expect_neq(loader_next(l, a, b, &err), 0);
@@ -250,7 +250,7 @@ Test(dataset, loader_iterations_and_errors)
     y.paths[0] = saved;
 
     // Stopping mid-epoch with the ring full.
-    l = loader_create(&y.l, &o.l, 16, 1, 1, 0, 0, &err);
+    l = loader_create(&y.l, &o.l, 16, 1, NULL, 1, 0, 0, &err);
     cr_assert_not_null(l, "%s", err.msg);
     cr_assert_eq(loader_next(l, a, b, &err), 0, "%s", err.msg);
     usleep(100000);
@@ -309,7 +309,7 @@ Test(dataset, augment_crops_within_bounds_and_flips)
     int flips = 0, tops[13] = {0}, lefts[13] = {0};
     for (uint64_t seed = 0; seed < 200; seed++) {
         Err err;
-        cr_assert_eq(augment_image(&img, 100, seed, chw, &err), 0, "%s", err.msg);
+        cr_assert_eq(augment_image(&img, 100, NULL, seed, chw, &err), 0, "%s", err.msg);
         for (int i = 0; i < 3 * 100 * 100; i++)
             cr_assert(chw[i] >= -1.0f && chw[i] <= 1.0f);
         int top, left;
@@ -329,8 +329,8 @@ Test(dataset, augment_crops_within_bounds_and_flips)
     // The choice is a function of the seed alone.
     float *again = malloc(3 * 100 * 100 * sizeof(float));
     Err err;
-    cr_assert_eq(augment_image(&img, 100, 17, chw, &err), 0);
-    cr_assert_eq(augment_image(&img, 100, 17, again, &err), 0);
+    cr_assert_eq(augment_image(&img, 100, NULL, 17, chw, &err), 0);
+    cr_assert_eq(augment_image(&img, 100, NULL, 17, again, &err), 0);
     cr_expect_eq(memcmp(chw, again, 3 * 100 * 100 * sizeof(float)), 0);
     free(again);
     free(chw);
@@ -347,7 +347,7 @@ Test(dataset, augment_non_square_keeps_aspect)
     int max_top = 0;
     for (uint64_t seed = 0; seed < 100; seed++) {
         Err err;
-        cr_assert_eq(augment_image(&img, 100, seed, chw, &err), 0, "%s", err.msg);
+        cr_assert_eq(augment_image(&img, 100, NULL, seed, chw, &err), 0, "%s", err.msg);
         int top, left;
         bool flip;
         crop_of(chw, 100, &top, &left, &flip);
@@ -366,7 +366,7 @@ Test(dataset, augment_non_square_keeps_aspect)
     for (int y = 0; y < 200; y++)
         for (int x = 0; x < 300; x++)
             memset(img.rgb + 3 * ((size_t)y * 300 + x), (int)(x * 255 / 299), 3);
-    cr_assert_eq(augment_image(&img, 100, 3, chw, &err), 0, "%s", err.msg);
+    cr_assert_eq(augment_image(&img, 100, NULL, 3, chw, &err), 0, "%s", err.msg);
     int span = abs(level(chw[99]) - level(chw[0]));
     cr_expect(span > 140 && span < 160, "ramp span %d (expected about 255 * 99 / 167)", span);
     free(chw);
@@ -381,12 +381,12 @@ Test(dataset, augment_real_face)
     Err err;
     cr_assert_eq(image_load(p, &img, &err), 0, "%s", err.msg);
     float *a = malloc(3 * 128 * 128 * sizeof(float)), *b = malloc(3 * 128 * 128 * sizeof(float));
-    cr_assert_eq(augment_image(&img, 128, 1, a, &err), 0, "%s", err.msg);
-    cr_assert_eq(augment_image(&img, 128, 2, b, &err), 0, "%s", err.msg);
+    cr_assert_eq(augment_image(&img, 128, NULL, 1, a, &err), 0, "%s", err.msg);
+    cr_assert_eq(augment_image(&img, 128, NULL, 2, b, &err), 0, "%s", err.msg);
     for (int i = 0; i < 3 * 128 * 128; i++)
         cr_assert(a[i] >= -1.0f && a[i] <= 1.0f);
     cr_expect_neq(memcmp(a, b, 3 * 128 * 128 * sizeof(float)), 0);
-    cr_expect_neq(augment_image(&img, 0, 1, a, &err), 0);
+    cr_expect_neq(augment_image(&img, 0, NULL, 1, a, &err), 0);
     free(a);
     free(b);
     image_free(&img);

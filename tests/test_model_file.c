@@ -46,7 +46,7 @@ Test(model_file, round_trip)
 {
     Err err;
     Net older = {0}, younger = {0}, loaded = {0};
-    GeneratorArch arch = {{8, 2}, 64}, got;
+    GeneratorArch arch = {{8, 2, UPSAMPLE_CONVT}, 64}, got;
     char path[256];
     path_in_dir(path, sizeof path, "model.safetensors");
     build_pair(&older, &younger, arch.gen);
@@ -61,6 +61,24 @@ Test(model_file, round_trip)
     net_free(&loaded);
 
     cr_assert_eq(model_file_load(path, AGE_YOUNGER, &loaded, NULL, &err), 0, "%s", err.msg);
+    cr_expect_arr_eq(loaded.params.data, younger.params.data, younger.params.numel * sizeof(float));
+    net_free(&loaded);
+    net_free(&older);
+    net_free(&younger);
+}
+
+Test(model_file, resize_upsampling_round_trip)
+{
+    Err err;
+    Net older = {0}, younger = {0}, loaded = {0};
+    GeneratorArch arch = {{4, 1, UPSAMPLE_RESIZE}, 32}, got;
+    char path[256];
+    path_in_dir(path, sizeof path, "resize.safetensors");
+    build_pair(&older, &younger, arch.gen);
+    cr_assert_eq(model_file_save(path, &older, &younger, arch, &err), 0, "%s", err.msg);
+    cr_assert_eq(model_file_load(path, AGE_YOUNGER, &loaded, &got, &err), 0, "%s", err.msg);
+    cr_expect_eq(got.gen.upsample, UPSAMPLE_RESIZE);
+    cr_assert_eq(loaded.n_layers, younger.n_layers);
     cr_expect_arr_eq(loaded.params.data, younger.params.data, younger.params.numel * sizeof(float));
     net_free(&loaded);
     net_free(&older);
@@ -101,8 +119,9 @@ Test(model_file, converted_seed_model_runs_as_in_pytorch)
 }
 
 // Writes a model whose metadata and tensors are as given, for the refusal tests.
-static void write_model(const char *path, const char *ngf_meta, const char *direction,
-                        GeneratorConfig tensors_cfg, const char *format)
+static void write_model_upsample(const char *path, const char *ngf_meta, const char *direction,
+                                 GeneratorConfig tensors_cfg, const char *format,
+                                 const char *upsample_meta)
 {
     Err err;
     Net g = {0};
@@ -118,10 +137,18 @@ static void write_model(const char *path, const char *ngf_meta, const char *dire
     st_writer_meta(w, "G_A2B.n_blocks", "1", &err);
     st_writer_meta(w, "G_A2B.size", "32", &err);
     st_writer_meta(w, "G_A2B.direction", direction, &err);
+    if (upsample_meta)
+        st_writer_meta(w, "G_A2B.upsample", upsample_meta, &err);
     cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", &err), 0);
     cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
     st_writer_free(w);
     net_free(&g);
+}
+
+static void write_model(const char *path, const char *ngf_meta, const char *direction,
+                        GeneratorConfig tensors_cfg, const char *format)
+{
+    write_model_upsample(path, ngf_meta, direction, tensors_cfg, format, NULL);
 }
 
 static void expect_refused(const char *path, const char *phrase)
@@ -140,7 +167,8 @@ Test(model_file, good_hand_written_model_loads)
     Err err;
     Net g = {0};
     path_in_dir(path, sizeof path, "good.safetensors");
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     cr_expect_eq(model_file_load(path, AGE_OLDER, &g, NULL, &err), 0, "%s", err.msg);
     net_free(&g);
 }
@@ -159,7 +187,8 @@ Test(model_file, refuses_wrong_format)
 {
     char path[256];
     path_in_dir(path, sizeof path, "format.safetensors");
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, "something-else");
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                "something-else");
     expect_refused(path, "'format' is 'something-else'");
 }
 
@@ -167,7 +196,8 @@ Test(model_file, refuses_missing_architecture)
 {
     char path[256];
     path_in_dir(path, sizeof path, "noarch.safetensors");
-    write_model(path, NULL, "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, NULL, "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     expect_refused(path, "'G_A2B.ngf' is missing");
 }
 
@@ -175,7 +205,8 @@ Test(model_file, refuses_bad_architecture_value)
 {
     char path[256];
     path_in_dir(path, sizeof path, "badarch.safetensors");
-    write_model(path, "four", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "four", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     expect_refused(path, "expected an integer");
 }
 
@@ -183,8 +214,27 @@ Test(model_file, refuses_wrong_direction)
 {
     char path[256];
     path_in_dir(path, sizeof path, "dir.safetensors");
-    write_model(path, "4", "old_to_young", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "old_to_young", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     expect_refused(path, "'G_A2B.direction' is 'old_to_young'");
+}
+
+Test(model_file, refuses_unknown_upsampling)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "upsample.safetensors");
+    write_model_upsample(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                         MODEL_FILE_FORMAT, "bilinear");
+    expect_refused(path, "'G_A2B.upsample' is 'bilinear', expected 'convt' or 'resize'");
+}
+
+Test(model_file, refuses_transposed_weights_for_a_resize_model)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "mixed.safetensors");
+    write_model_upsample(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                         MODEL_FILE_FORMAT, "resize");
+    expect_refused(path, "G_A2B.model.13.weight");
 }
 
 Test(model_file, refuses_shapes_of_another_architecture)
@@ -192,7 +242,8 @@ Test(model_file, refuses_shapes_of_another_architecture)
     char path[256];
     path_in_dir(path, sizeof path, "shape.safetensors");
     // Metadata says ngf 8, the tensors are those of ngf 4.
-    write_model(path, "8", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "8", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     expect_refused(path, "'G_A2B.model.1.weight' has shape (4, 3, 7, 7) but the architecture "
                          "needs (8, 3, 7, 7)");
 }
@@ -206,7 +257,7 @@ Test(model_file, refuses_a_huge_architecture_before_allocating_it)
     Err err;
     Net g = {0};
     path_in_dir(path, sizeof path, "huge.safetensors");
-    cr_assert_eq(generator_build(&g, (GeneratorConfig){1, 1}, &err), 0);
+    cr_assert_eq(generator_build(&g, (GeneratorConfig){1, 1, UPSAMPLE_CONVT}, &err), 0);
     StWriter *w = st_writer_create();
     const char *meta[][2] = {{"format", MODEL_FILE_FORMAT}, {"G_A2B.arch", "generator"},
                              {"G_A2B.ngf", "1024"},         {"G_A2B.n_blocks", "64"},
@@ -226,7 +277,8 @@ Test(model_file, refuses_missing_tensor)
     char path[256];
     path_in_dir(path, sizeof path, "blocks.safetensors");
     // One block of tensors, but a model with 2 blocks is asked for by the metadata below.
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     // Rewrite n_blocks: load, copy every tensor, change the metadata.
     Err err;
     StFile *f = st_open(path, &err);
@@ -271,7 +323,8 @@ Test(model_file, refuses_nan_weights)
 {
     char path[256];
     path_in_dir(path, sizeof path, "nan.safetensors");
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     patch_marker_to(path, 0x7fc00000u); // quiet NaN
     expect_refused(path, "model.1.weight");
 }
@@ -280,7 +333,8 @@ Test(model_file, refuses_inf_weights)
 {
     char path[256];
     path_in_dir(path, sizeof path, "inf.safetensors");
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     patch_marker_to(path, 0x7f800000u); // +Inf
     expect_refused(path, "model.1.weight");
 }
@@ -289,7 +343,8 @@ Test(model_file, refuses_truncated_file)
 {
     char path[256];
     path_in_dir(path, sizeof path, "cut.safetensors");
-    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1}, MODEL_FILE_FORMAT);
+    write_model(path, "4", "young_to_old", (GeneratorConfig){4, 1, UPSAMPLE_CONVT},
+                MODEL_FILE_FORMAT);
     FILE *fp = fopen(path, "rb");
     fseek(fp, 0, SEEK_END);
     long len = ftell(fp);
@@ -302,7 +357,7 @@ Test(model_file, save_into_missing_directory_fails)
 {
     Err err = {0};
     Net older = {0}, younger = {0};
-    GeneratorArch arch = {{4, 1}, 32};
+    GeneratorArch arch = {{4, 1, UPSAMPLE_CONVT}, 32};
     build_pair(&older, &younger, arch.gen);
     cr_expect_neq(
         model_file_save("/nonexistent/dir/model.safetensors", &older, &younger, arch, &err), 0);

@@ -174,6 +174,7 @@ enum {
     OP_TANH,
     OP_ADD,
     OP_MEAN,
+    OP_UPSAMPLE,
     OP_MSE,
     OP_MSEC,
     OP_L1,
@@ -194,6 +195,7 @@ static void op_fwd(GradCase *c, float *out)
     case OP_TANH: tanh_forward(in, out, n); break;
     case OP_ADD: add_forward(in, c->input[1], out, n); break;
     case OP_MEAN: mean_hw_forward(in, out, x->planes, x->h * x->w); break;
+    case OP_UPSAMPLE: upsample2_forward(in, out, x->planes, x->h, x->w); break;
     case OP_MSE: out[0] = mse_loss(in, x->target, n); break;
     case OP_MSEC: out[0] = mse_const_loss(in, 0.7f, n); break;
     case OP_L1: out[0] = l1_loss(in, x->target, n); break;
@@ -235,6 +237,7 @@ static void op_bwd(GradCase *c, const float *dout, float **g)
         accumulate(g[1], dout, n);
         break;
     case OP_MEAN: mean_hw_backward(dout, g[0], x->planes, x->h * x->w); break;
+    case OP_UPSAMPLE: upsample2_backward(dout, g[0], x->planes, x->h, x->w); break;
     case OP_MSE: mse_loss_backward(in, x->target, g[0], n, dout[0]); break;
     case OP_MSEC: mse_const_loss_backward(in, 0.7f, g[0], n, dout[0]); break;
     case OP_L1: l1_loss_backward(in, x->target, g[0], n, dout[0]); break;
@@ -298,6 +301,19 @@ Test(grad, residual_add)
 Test(grad, mean_hw)
 {
     cr_expect_leq(run_op(OP_MEAN, 4, 3, 5, 0, 1, 4), 1.0);
+}
+Test(grad, upsample_nearest_2x)
+{
+    cr_expect_leq(run_op(OP_UPSAMPLE, 3, 5, 4, 0, 1, 3 * 10 * 8), 1.0);
+}
+Test(grad, upsample_repeats_each_pixel_2x2)
+{
+    const float in[6] = {1, 2, 3, 4, 5, 6}; // one 2x3 plane
+    float out[24];
+    upsample2_forward(in, out, 1, 2, 3);
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 6; x++)
+            cr_expect_eq(out[y * 6 + x], in[(y / 2) * 3 + x / 2], "(%d, %d)", x, y);
 }
 Test(grad, mse_loss)
 {
@@ -378,6 +394,15 @@ Test(grad, generator_whole_network)
     NetCtx x = {0};
     Err err;
     cr_assert_eq(generator_build(&x.net, (GeneratorConfig){.ngf = 2, .n_blocks = 1}, &err), 0);
+    check_net(&x, 1, 12, 8);
+}
+
+Test(grad, generator_resize_upsampling_whole_network)
+{
+    NetCtx x = {0};
+    Err err;
+    GeneratorConfig cfg = {.ngf = 2, .n_blocks = 1, .upsample = UPSAMPLE_RESIZE};
+    cr_assert_eq(generator_build(&x.net, cfg, &err), 0);
     check_net(&x, 1, 12, 8);
 }
 

@@ -9,6 +9,10 @@ state_dict names are identical to the seed's checkpoints:
         model.(10+n_blocks).* (first ConvTranspose2d), model.(13+n_blocks).*,
         model.(17+n_blocks).* (last Conv2d)
 
+    Generator(..., upsample="resize") replaces each ConvTranspose2d by
+    Upsample(2, nearest), ReflectionPad2d(1), Conv2d(3x3) (no checkerboard):
+        model.(12+n_blocks).*, model.(17+n_blocks).*, model.(21+n_blocks).* (last)
+
 Also contains a minimal safetensors reader/writer (no dependency on the
 `safetensors` package).
 """
@@ -20,6 +24,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+UPSAMPLE_KINDS = ("convt", "resize")
 
 
 class ResidualBlock(nn.Module):
@@ -41,10 +48,13 @@ class ResidualBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, ngf=64, n_blocks=9, input_nc=3, output_nc=3):
+    def __init__(self, ngf=64, n_blocks=9, input_nc=3, output_nc=3, upsample="convt"):
         super(Generator, self).__init__()
+        if upsample not in UPSAMPLE_KINDS:
+            raise ValueError("upsample must be one of %s, got %r" % (UPSAMPLE_KINDS, upsample))
         self.ngf = ngf
         self.n_blocks = n_blocks
+        self.upsample = upsample
 
         # Initial convolution block
         model = [
@@ -73,9 +83,14 @@ class Generator(nn.Module):
         # Upsampling
         out_features = in_features // 2
         for _ in range(2):
+            if upsample == "convt":
+                model += [nn.ConvTranspose2d(in_features, out_features, 3, stride=2,
+                                             padding=1, output_padding=1)]
+            else:
+                model += [nn.Upsample(scale_factor=2, mode="nearest"),
+                          nn.ReflectionPad2d(1),
+                          nn.Conv2d(in_features, out_features, 3)]
             model += [
-                nn.ConvTranspose2d(in_features, out_features, 3, stride=2,
-                                   padding=1, output_padding=1),
                 nn.InstanceNorm2d(out_features),
                 nn.ReLU(inplace=True),
             ]

@@ -21,7 +21,8 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cyclegan_models import Generator, read_safetensors, write_safetensors  # noqa: E402
+from cyclegan_models import (UPSAMPLE_KINDS, Generator, read_safetensors,  # noqa: E402
+                             write_safetensors)
 
 FORMAT = "ageshift-model"
 VERSION = "1"
@@ -94,17 +95,21 @@ def infer_arch(sd, what):
         if m:
             blocks.add(int(m.group(1)))
     n_blocks = len(blocks)
-    return ngf, n_blocks
+    # The seed's first ConvTranspose2d is module 10 + n_blocks; with resize upsampling that
+    # module is an Upsample (no weights) and the first convolution is module 12 + n_blocks.
+    upsample = "convt" if "model.%d.weight" % (10 + n_blocks) in sd else "resize"
+    return ngf, n_blocks, upsample
 
 
-def check_against_generator(sd, ngf, n_blocks, what):
-    ref = Generator(ngf=ngf, n_blocks=n_blocks).state_dict()
+def check_against_generator(sd, ngf, n_blocks, what, upsample="convt"):
+    ref = Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample).state_dict()
     missing = [k for k in ref if k not in sd]
     unexpected = [k for k in sd if k not in ref]
     shape_bad = [(k, tuple(sd[k].shape), tuple(ref[k].shape))
                  for k in ref if k in sd and tuple(sd[k].shape) != tuple(ref[k].shape)]
     if missing or unexpected or shape_bad:
-        lines = ["%s: does not match Generator(ngf=%d, n_blocks=%d):" % (what, ngf, n_blocks)]
+        lines = ["%s: does not match Generator(ngf=%d, n_blocks=%d, upsample=%s):"
+                 % (what, ngf, n_blocks, upsample)]
         for k in missing:
             lines.append("  missing:    %s %s" % (k, tuple(ref[k].shape)))
         for k in unexpected:
@@ -134,8 +139,8 @@ def cmd_export(args):
         path = sources[prefix]
         what = "%s (%s)" % (prefix, direction)
         sd = load_state_dict(path, what)
-        ngf, n_blocks = infer_arch(sd, what + " " + path)
-        names = check_against_generator(sd, ngf, n_blocks, what + " " + path)
+        ngf, n_blocks, upsample = infer_arch(sd, what + " " + path)
+        names = check_against_generator(sd, ngf, n_blocks, what + " " + path, upsample)
         converted = []
         for k in names:
             t = sd[k].detach().cpu()
@@ -149,9 +154,10 @@ def cmd_export(args):
         meta["%s.ngf" % prefix] = str(ngf)
         meta["%s.n_blocks" % prefix] = str(n_blocks)
         meta["%s.size" % prefix] = str(args.size)
+        meta["%s.upsample" % prefix] = upsample
         meta["%s.direction" % prefix] = direction
-        log("%s: %s -> ngf=%d n_blocks=%d, %d tensors"
-            % (prefix, path, ngf, n_blocks, len(names)))
+        log("%s: %s -> ngf=%d n_blocks=%d upsample=%s, %d tensors"
+            % (prefix, path, ngf, n_blocks, upsample, len(names)))
 
     out = args.output
     out_dir = os.path.dirname(os.path.abspath(out))
@@ -211,12 +217,16 @@ def cmd_import(args):
                            % (path, prefix, arch))
         ngf = _meta_int(meta, "%s.ngf" % prefix, path)
         n_blocks = _meta_int(meta, "%s.n_blocks" % prefix, path)
+        upsample = meta.get("%s.upsample" % prefix, "convt")  # absent in older files
+        if upsample not in UPSAMPLE_KINDS:
+            raise CliError("%s: metadata '%s.upsample' is %r, expected one of %s"
+                           % (path, prefix, upsample, ", ".join(UPSAMPLE_KINDS)))
         sd = OrderedDict((k[len(prefix) + 1:], v) for k, v in tensors.items()
                          if k.startswith(prefix + "."))
         if not sd:
             raise CliError("%s: no tensors with prefix '%s.'" % (path, prefix))
-        check_against_generator(sd, ngf, n_blocks, "%s in %s" % (prefix, path))
-        net = Generator(ngf=ngf, n_blocks=n_blocks)
+        check_against_generator(sd, ngf, n_blocks, "%s in %s" % (prefix, path), upsample)
+        net = Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample)
         net.load_state_dict(sd, strict=True)
         results.append((fname, net.state_dict(), prefix, ngf, n_blocks))
 
@@ -245,11 +255,12 @@ def _expect_fail(argv, what):
 def cmd_selftest(args):
     tmp = tempfile.mkdtemp(prefix="pth2st_")
     try:
-        for ngf, n_blocks, size in ((8, 3, 64), (4, 9, 256)):
+        for ngf, n_blocks, size, upsample in ((8, 3, 64, "convt"), (4, 9, 256, "convt"),
+                                              (4, 2, 32, "resize")):
             torch.manual_seed(1234 + ngf)
             nets = {}
             for prefix, _, fname in GENERATORS:
-                g = Generator(ngf=ngf, n_blocks=n_blocks)
+                g = Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample)
                 with torch.no_grad():
                     for p in g.parameters():
                         p.normal_(0.0, 0.1)
@@ -267,6 +278,7 @@ def cmd_selftest(args):
             assert meta["G_A2B.direction"] == "young_to_old"
             assert meta["G_B2A.direction"] == "old_to_young"
             assert meta["G_A2B.size"] == str(size)
+            assert meta["G_B2A.upsample"] == upsample
             rc = main(["import", model, "--out-dir", out_dir])
             assert rc == 0, "import failed"
             for prefix, _, fname in GENERATORS:
@@ -276,11 +288,14 @@ def cmd_selftest(args):
                 for k in ref:
                     assert got[k].dtype == ref[k].dtype, k
                     assert torch.equal(got[k], ref[k]), "value differs: %s %s" % (prefix, k)
-                g = Generator(ngf=ngf, n_blocks=n_blocks)
+                g = Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample)
                 g.load_state_dict(got, strict=True)
-            log("selftest: ngf=%d n_blocks=%d round trip bit-exact" % (ngf, n_blocks))
+            log("selftest: ngf=%d n_blocks=%d upsample=%s round trip bit-exact"
+                % (ngf, n_blocks, upsample))
 
         # error paths
+        for prefix, _, fname in GENERATORS:  # the (4, 9) convt pair for the error paths
+            torch.save(Generator(ngf=4, n_blocks=9).state_dict(), os.path.join(tmp, "src_" + fname))
         src_a = os.path.join(tmp, "src_netG_A2B.pth")
         src_b = os.path.join(tmp, "src_netG_B2A.pth")
         out = os.path.join(tmp, "bad.safetensors")

@@ -36,6 +36,7 @@ static int put_generator(StWriter *w, const Net *net, AgeDirection dir, Generato
     snprintf(prefix, sizeof prefix, "%s.", p);
     if (put_meta(w, p, "arch", "generator", err) || put_meta(w, p, "ngf", ngf, err) ||
         put_meta(w, p, "n_blocks", blocks, err) || put_meta(w, p, "size", size, err) ||
+        put_meta(w, p, "upsample", upsample_name(arch.gen.upsample), err) ||
         put_meta(w, p, "direction", direction_name(dir), err))
         return -1;
     return checkpoint_add_params(w, net, prefix, err);
@@ -113,6 +114,14 @@ int model_file_load(const char *path, AgeDirection dir, Net *net, GeneratorArch 
         meta_int(f, p, "n_blocks", 0, 64, &a.gen.n_blocks, err) ||
         meta_int(f, p, "size", 16, 4096, &a.size, err))
         goto done;
+    // Files from before the option (and the seed's, converted) have transposed convolutions.
+    snprintf(key, sizeof key, "%s.upsample", p);
+    const char *up = st_meta(f, key);
+    a.gen.upsample = UPSAMPLE_CONVT;
+    if (up && upsample_parse(up, &a.gen.upsample)) {
+        err_set(err, "%s: metadata '%s' is '%s', expected 'convt' or 'resize'", path, key, up);
+        goto done;
+    }
     if (a.size % 4) {
         err_set(err, "%s: metadata '%s.size' is %d, not a multiple of 4", path, p, a.size);
         goto done;

@@ -1,7 +1,8 @@
 // The model file the filter loads: the two generators of a trained CycleGAN in one safetensors
 // file, G_A2B (young to old) and G_B2A (old to young) under those prefixes, with their
-// architecture in __metadata__ ("G_A2B.ngf", "G_A2B.n_blocks", "G_A2B.size", ...). The same
-// layout as tools/pth2safetensors.py writes from the seed's netG_A2B.pth / netG_B2A.pth.
+// architecture in __metadata__ ("G_A2B.ngf", "G_A2B.n_blocks", "G_A2B.size", "G_A2B.upsample"
+// (absent: "convt"), ...). The same layout as tools/pth2safetensors.py writes from the seed's
+// netG_A2B.pth / netG_B2A.pth.
 #ifndef AGESHIFT_MODEL_FILE_H
 #define AGESHIFT_MODEL_FILE_H
 

@@ -85,6 +85,10 @@ static int plan(const Net *net, Trace *t, Err *err)
             break;
         }
         case LAYER_MEAN_HW: out.h = out.w = 1; break;
+        case LAYER_UPSAMPLE:
+            out.h *= 2;
+            out.w *= 2;
+            break;
         default: break;
         }
         t->shape[i + 1] = out;
@@ -219,7 +223,7 @@ static void layer_part(void *ctx, int ti, int nt)
     float *y = t->value[i + 1];
     size_t b, e; // this thread's planes or elements
     if (L->kind == LAYER_REFLECT_PAD || L->kind == LAYER_INSTANCE_NORM ||
-        L->kind == LAYER_MEAN_HW) {
+        L->kind == LAYER_MEAN_HW || L->kind == LAYER_UPSAMPLE) {
         pool_split((size_t)so.n * so.c, ti, nt, &b, &e);
         size_t in_plane = (size_t)si.h * si.w, out_plane = (size_t)so.h * so.w;
         int planes = (int)(e - b);
@@ -230,6 +234,8 @@ static void layer_part(void *ctx, int ti, int nt)
             else if (L->kind == LAYER_INSTANCE_NORM)
                 instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
                                       so.h * so.w);
+            else if (L->kind == LAYER_UPSAMPLE)
+                upsample2_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w);
             else
                 mean_hw_forward(x + b * in_plane, y + b, planes, si.h * si.w);
             return;
@@ -240,6 +246,8 @@ static void layer_part(void *ctx, int ti, int nt)
             reflect_pad_backward(dy, dx, planes, si.h, si.w, L->pad);
         else if (L->kind == LAYER_INSTANCE_NORM)
             instance_norm_backward(y + b * out_plane, t->rstd[i] + b, dy, dx, planes, so.h * so.w);
+        else if (L->kind == LAYER_UPSAMPLE)
+            upsample2_backward(dy, dx, planes, si.h, si.w);
         else
             mean_hw_backward(t->grad[i + 1] + b, dx, planes, si.h * si.w);
         return;

@@ -18,8 +18,9 @@ typedef enum {
     LAYER_RELU,
     LAYER_LEAKY_RELU,
     LAYER_TANH,
-    LAYER_ADD,     // value[in] + value[skip]
-    LAYER_MEAN_HW, // one number per (n, c)
+    LAYER_ADD,      // value[in] + value[skip]
+    LAYER_MEAN_HW,  // one number per (n, c)
+    LAYER_UPSAMPLE, // nearest neighbour, 2x in each direction
 } LayerKind;
 
 typedef struct {

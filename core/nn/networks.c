@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/base/rng.h"
 
@@ -36,6 +37,22 @@ static int add_simple(Net *net, LayerKind kind, int pad, Err *err)
     return net_add_layer(net, L, err);
 }
 
+const char *upsample_name(Upsample u)
+{
+    return u == UPSAMPLE_RESIZE ? "resize" : "convt";
+}
+
+int upsample_parse(const char *s, Upsample *u)
+{
+    if (strcmp(s, "convt") == 0)
+        *u = UPSAMPLE_CONVT;
+    else if (strcmp(s, "resize") == 0)
+        *u = UPSAMPLE_RESIZE;
+    else
+        return -1;
+    return 0;
+}
+
 #define TRY(x)                                                                                     \
     do {                                                                                           \
         if ((x) < 0)                                                                               \
@@ -59,6 +76,8 @@ int generator_declare(Net *net, GeneratorConfig cfg, Err *err)
     char m[PARAM_NAME_MAX];
     if (ngf < 1 || cfg.n_blocks < 0 || ngf > 4096 || cfg.n_blocks > 64)
         return err_set(err, "generator: bad size ngf=%d n_blocks=%d", ngf, cfg.n_blocks);
+    if (cfg.upsample != UPSAMPLE_CONVT && cfg.upsample != UPSAMPLE_RESIZE)
+        return err_set(err, "generator: unknown upsampling %d", (int)cfg.upsample);
     net->in_channels = 3;
     // PyTorch module indices, as in the seed's nn.Sequential.
     TRY(add_simple(net, LAYER_REFLECT_PAD, 3, err)); // model.0
@@ -87,16 +106,23 @@ int generator_declare(Net *net, GeneratorConfig cfg, Err *err)
         Layer add = {.kind = LAYER_ADD, .in = -1, .skip = block_in, .weight = -1, .bias = -1};
         TRY(net_add_layer(net, add, err));
     }
-    snprintf(m, sizeof m, "model.%d", module);
-    TRY(add_conv(net, m, LAYER_CONVT, f, 2 * ngf, 3, 2, 1, 1, err));
-    TRY(add_simple(net, LAYER_INSTANCE_NORM, 0, err));
-    TRY(add_simple(net, LAYER_RELU, 0, err));
-    snprintf(m, sizeof m, "model.%d", module + 3);
-    TRY(add_conv(net, m, LAYER_CONVT, 2 * ngf, ngf, 3, 2, 1, 1, err));
-    TRY(add_simple(net, LAYER_INSTANCE_NORM, 0, err));
-    TRY(add_simple(net, LAYER_RELU, 0, err));
+    for (int in = f; in > ngf; in /= 2) {
+        if (cfg.upsample == UPSAMPLE_CONVT) {
+            snprintf(m, sizeof m, "model.%d", module);
+            TRY(add_conv(net, m, LAYER_CONVT, in, in / 2, 3, 2, 1, 1, err));
+            module += 3;
+        } else {
+            TRY(add_simple(net, LAYER_UPSAMPLE, 0, err));
+            TRY(add_simple(net, LAYER_REFLECT_PAD, 1, err));
+            snprintf(m, sizeof m, "model.%d", module + 2);
+            TRY(add_conv(net, m, LAYER_CONV, in, in / 2, 3, 1, 0, 0, err));
+            module += 5;
+        }
+        TRY(add_simple(net, LAYER_INSTANCE_NORM, 0, err));
+        TRY(add_simple(net, LAYER_RELU, 0, err));
+    }
     TRY(add_simple(net, LAYER_REFLECT_PAD, 3, err));
-    snprintf(m, sizeof m, "model.%d", module + 7);
+    snprintf(m, sizeof m, "model.%d", module + 1);
     TRY(add_conv(net, m, LAYER_CONV, ngf, 3, 7, 1, 0, 0, err));
     TRY(add_simple(net, LAYER_TANH, 0, err));
     return 0;

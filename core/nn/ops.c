@@ -45,6 +45,35 @@ void reflect_pad_backward(const float *dout, float *din, int planes, int h, int 
     }
 }
 
+void upsample2_forward(const float *in, float *out, int planes, int h, int w)
+{
+    const int ow = 2 * w;
+    for (int pl = 0; pl < planes; pl++) {
+        const float *src = in + (size_t)pl * h * w;
+        float *dst = out + (size_t)pl * 4 * h * w;
+        for (int y = 0; y < h; y++) {
+            float *o = dst + (size_t)2 * y * ow;
+            for (int x = 0; x < w; x++)
+                o[2 * x] = o[2 * x + 1] = src[(size_t)y * w + x];
+            memcpy(o + ow, o, (size_t)ow * sizeof(float));
+        }
+    }
+}
+
+void upsample2_backward(const float *dout, float *din, int planes, int h, int w)
+{
+    const int ow = 2 * w;
+    for (int pl = 0; pl < planes; pl++) {
+        const float *src = dout + (size_t)pl * 4 * h * w;
+        float *dst = din + (size_t)pl * h * w;
+        for (int y = 0; y < h; y++) {
+            const float *a = src + (size_t)2 * y * ow, *b = a + ow;
+            for (int x = 0; x < w; x++)
+                dst[(size_t)y * w + x] += (a[2 * x] + a[2 * x + 1]) + (b[2 * x] + b[2 * x + 1]);
+        }
+    }
+}
+
 // The plane sums are float with 16-wide SIMD partial sums (#pragma omp simd): each lane adds
 // hw/16 values, accurate to ~1e-6 relative for the planes here (up to 256x256), and 4-8x
 // faster than a scalar double loop.

@@ -11,6 +11,11 @@
 void reflect_pad_forward(const float *in, float *out, int planes, int h, int w, int p);
 void reflect_pad_backward(const float *dout, float *din, int planes, int h, int w, int p);
 
+// out (planes, 2H, 2W) = in (planes, H, W) with every pixel repeated 2x2, as
+// torch.nn.Upsample(scale_factor=2, mode='nearest'); the backward sums each 2x2 block.
+void upsample2_forward(const float *in, float *out, int planes, int h, int w);
+void upsample2_backward(const float *dout, float *din, int planes, int h, int w);
+
 // Instance norm, affine=False: out = (in - mean) * rstd per plane, biased variance, with
 // rstd = 1/sqrt(var + eps) stored per plane for the backward (which needs only out and rstd).
 #define INSTANCE_NORM_EPS 1e-5f

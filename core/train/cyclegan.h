@@ -7,10 +7,10 @@
 
 #include <stdint.h>
 
+#include "core/base/rng.h"
 #include "core/nn/adam.h"
 #include "core/nn/networks.h"
 #include "core/train/replay_buffer.h"
-#include "core/base/rng.h"
 
 typedef struct {
     GeneratorConfig gen;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/base/err.h"
+#include "core/train/augment.h"
 #include "media/image_io.h"
 
 typedef struct {
@@ -26,7 +27,7 @@ typedef struct {
     // before the first '_'); the age ranges (inclusive) choose the domains.
     const char *root;
     int young_min, young_max, old_min, old_max;
-    uint64_t seed;       // for the split
+    uint64_t seed;        // for the split
     double test_fraction; // the seed: 0.2
 } DatasetSpec;
 
@@ -57,19 +58,17 @@ void domain_split_free(DomainSplit *s);
 // image. Augmentation as the seed: resize to 1.12 x size (bicubic), random size x size crop,
 // random horizontal flip, scale to [-1, 1]. Every random choice is a function of (seed, epoch,
 // index), so a loader started at (epoch, iteration) yields exactly what an uninterrupted one
-// would have yielded there.
+// would have yielded there. aug (copied; NULL: none) adds augment.h's transforms.
 typedef struct Loader Loader;
 
 Loader *loader_create(const ImageList *young, const ImageList *old, int size, int batch,
-                      uint64_t seed, int start_epoch, long start_iteration, Err *err);
+                      const Augment *aug, uint64_t seed, int start_epoch, long start_iteration,
+                      Err *err);
 // (start_iteration counts iterations within start_epoch.)
 void loader_free(Loader *l); // stops the background thread; NULL is a no-op
 long loader_iterations_per_epoch(const Loader *l);
 // Blocks until the next batch is ready: a and b are (batch, 3, size, size). Returns 0, or -1
 // with a reason if the background thread failed (e.g. a file vanished mid-run).
 int loader_next(Loader *l, float *a, float *b, Err *err);
-
-// One augmented sample, exposed for tests: the crop and flip chosen by rng_seed(seed).
-int augment_image(const Image *src, int size, uint64_t seed, float *chw, Err *err);
 
 #endif

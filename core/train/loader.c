@@ -17,6 +17,8 @@ struct Loader {
     int n_young, n_old, n_max;
     int size, batch;
     uint64_t seed;
+    Augment aug;
+    bool has_aug;
     long ipe;
 
     // Producer state (the background thread's alone).
@@ -67,12 +69,12 @@ static void make_perm(Loader *l, long epoch)
     l->perm_epoch = epoch;
 }
 
-static int load_augmented(const char *path, int size, uint64_t seed, float *chw, Err *err)
+static int load_augmented(const Loader *l, const char *path, uint64_t seed, float *chw, Err *err)
 {
     Image img;
     if (image_load(path, &img, err) != 0)
         return -1;
-    int rc = augment_image(&img, size, seed, chw, err);
+    int rc = augment_image(&img, l->size, l->has_aug ? &l->aug : NULL, seed, chw, err);
     image_free(&img);
     return rc;
 }
@@ -89,9 +91,9 @@ static int produce(Loader *l, float *a, float *b, Err *err)
         Rng r;
         rng_seed(&r, choice_seed(l->seed, l->epoch, i, 'B'));
         int oi = (int)rng_below(&r, (uint32_t)l->n_old);
-        if (load_augmented(l->young[yi], l->size, choice_seed(l->seed, l->epoch, i, 'A'),
-                           a + k * per, err) != 0 ||
-            load_augmented(l->old[oi], l->size, choice_seed(l->seed, l->epoch, i, 'b'), b + k * per,
+        if (load_augmented(l, l->young[yi], choice_seed(l->seed, l->epoch, i, 'A'), a + k * per,
+                           err) != 0 ||
+            load_augmented(l, l->old[oi], choice_seed(l->seed, l->epoch, i, 'b'), b + k * per,
                            err) != 0)
             return -1;
     }
@@ -171,7 +173,8 @@ static void loader_destroy(Loader *l)
 }
 
 Loader *loader_create(const ImageList *young, const ImageList *old, int size, int batch,
-                      uint64_t seed, int start_epoch, long start_iteration, Err *err)
+                      const Augment *aug, uint64_t seed, int start_epoch, long start_iteration,
+                      Err *err)
 {
     if (!young || !old || young->count <= 0 || old->count <= 0) {
         err_set(err, "loader: both domains need at least one image (young %d, old %d)",
@@ -207,6 +210,10 @@ Loader *loader_create(const ImageList *young, const ImageList *old, int size, in
     l->size = size;
     l->batch = batch;
     l->seed = seed;
+    if (aug) {
+        l->aug = *aug;
+        l->has_aug = true;
+    }
     l->ipe = ipe;
     // An iteration past the end of its epoch is the same place in a later one.
     l->epoch = start_epoch + start_iteration / ipe;

@@ -38,11 +38,30 @@ static int meta_printf(StWriter *w, const char *key, Err *err, const char *fmt, 
     return st_writer_meta(w, key, value, err);
 }
 
+static float *augment_field(Augment *a, int i)
+{
+    return (float *)((char *)a + augment_fields[i].offset);
+}
+
+static int add_augment_meta(StWriter *w, const Augment *a, Err *err)
+{
+    for (int i = 0; i < augment_field_count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "augment.%s", augment_fields[i].name);
+        if (meta_printf(w, key, err, "%.9g", *augment_field((Augment *)a, i)))
+            return -1;
+    }
+    return 0;
+}
+
 static int add_config_meta(StWriter *w, const TrainConfig *c, Err *err)
 {
     const DatasetSpec *d = &c->data;
+    if (add_augment_meta(w, &c->augment, err))
+        return -1;
     if (meta_printf(w, "size", err, "%d", c->size) || meta_printf(w, "ngf", err, "%d", c->ngf) ||
         meta_printf(w, "n_blocks", err, "%d", c->n_blocks) ||
+        meta_printf(w, "upsample", err, "%s", upsample_name(c->upsample)) ||
         meta_printf(w, "ndf", err, "%d", c->ndf) || meta_printf(w, "batch", err, "%d", c->batch) ||
         meta_printf(w, "epochs", err, "%d", c->epochs) ||
         meta_printf(w, "decay_epoch", err, "%d", c->decay_epoch) ||
@@ -114,7 +133,7 @@ int run_save_checkpoint(Run *r, Err *err)
     if (st_writer_save(w, path, err))
         goto done;
     run_path(r, path, sizeof path, "model.safetensors");
-    GeneratorArch arch = {{r->cfg.ngf, r->cfg.n_blocks}, r->cfg.size};
+    GeneratorArch arch = {{r->cfg.ngf, r->cfg.n_blocks, r->cfg.upsample}, r->cfg.size};
     rc = model_file_save(path, &r->gan->g_a2b, &r->gan->g_b2a, arch, err);
 done:
     st_writer_free(w);
@@ -215,6 +234,25 @@ static int read_config(const StFile *f, TrainConfig *c, Err *err)
         return -1;
     c->lr = (float)lr;
     c->checkpoint_every = every;
+    // Checkpoints from before the options have the seed's transposed convolutions and its
+    // augmentation alone.
+    c->augment = (Augment){0};
+    for (int i = 0; i < augment_field_count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "augment.%s", augment_fields[i].name);
+        double v = 0.0;
+        if (st_meta(f, key) && get_double(f, key, &v, err))
+            return -1;
+        if (!(v >= 0.0 && v <= augment_fields[i].max))
+            return err_set(err, "%s: metadata '%s' is %g, expected 0 to %g", st_path(f), key, v,
+                           (double)augment_fields[i].max);
+        *augment_field(&c->augment, i) = (float)v;
+    }
+    const char *up = st_meta(f, "upsample");
+    c->upsample = UPSAMPLE_CONVT;
+    if (up && upsample_parse(up, &c->upsample))
+        return err_set(err, "%s: metadata 'upsample' is '%s', expected 'convt' or 'resize'",
+                       st_path(f), up);
     return 0;
 }
 

@@ -111,7 +111,7 @@ int run_save_plots(Run *r, Err *err)
         for (long j = 0; j < r->n_rows; j++)
             values[j] = r->rows[j].loss[i];
         PlotSeries s = {loss_names[i], values,       (int)r->n_rows,
-                        colour[i][0],      colour[i][1], colour[i][2]};
+                        colour[i][0],  colour[i][1], colour[i][2]};
         char title[64], path[4096];
         snprintf(title, sizeof title, "%s", loss_names[i]);
         snprintf(path, sizeof path, "%s/%s.png", r->dir, loss_names[i]);

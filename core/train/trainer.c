@@ -28,6 +28,8 @@ TrainConfig train_config_default(void)
         .size = 128,
         .ngf = 32,
         .n_blocks = 6,
+        .upsample = UPSAMPLE_RESIZE,
+        .augment = augment_default(),
         .ndf = 64,
         .batch = 1,
         .epochs = 100,
@@ -127,7 +129,7 @@ static int setup(Run *r, Err *err)
     r->pool = pool_create(c->threads, err);
     if (!r->pool)
         return -1;
-    CycleGanConfig gc = {.gen = {c->ngf, c->n_blocks},
+    CycleGanConfig gc = {.gen = {c->ngf, c->n_blocks, c->upsample},
                          .ndf = c->ndf,
                          .size = c->size,
                          .batch = c->batch,
@@ -152,8 +154,9 @@ static int start_loader(Run *r, Err *err)
     r->per_epoch = n / c->batch;
     if (r->per_epoch < 1)
         return err_set(err, "%ld training images are fewer than one batch of %d", n, c->batch);
-    r->loader = loader_create(&r->young.train, &r->old.train, c->size, c->batch, c->seed,
-                              (int)(r->iteration / r->per_epoch), r->iteration % r->per_epoch, err);
+    r->loader =
+        loader_create(&r->young.train, &r->old.train, c->size, c->batch, &c->augment, c->seed,
+                      (int)(r->iteration / r->per_epoch), r->iteration % r->per_epoch, err);
     return r->loader ? 0 : -1;
 }
 

@@ -19,6 +19,8 @@
 typedef struct {
     DatasetSpec data;
     int size, ngf, n_blocks, ndf, batch;
+    Upsample upsample;       // the generators' upsampling layers
+    Augment augment;         // beyond the seed's crop and flip (all 0: the seed's alone)
     int epochs, decay_epoch; // linear decay of the learning rate to 0 from decay_epoch on;
                              // on resume, epochs > 0 and decay_epoch >= 0 replace the saved
                              // ones (to lengthen a run), others keep them
@@ -30,7 +32,8 @@ typedef struct {
     int sample_faces;      // test faces per domain in the sample grids
 } TrainConfig;
 
-// The seed's recipe at this project's default model size.
+// The seed's recipe at this project's default model size, with resize upsampling and the
+// footage-like augmentation (augment_default) on top.
 TrainConfig train_config_default(void);
 
 // The seed's LambdaLR: base until decay_epoch, then linearly to 0 at epochs (epoch is 0-based).

@@ -3,12 +3,16 @@
 
 Run by hand from the repository root (needs Debian's PyTorch):
 
-    /usr/bin/python3 tests/golden/make_golden.py
+    /usr/bin/python3 tests/golden/make_golden.py [NAME...]
+
+(NAMEs, e.g. golden_generator_resize, write only those fixtures.)
 
 Writes (deterministic: seed 0, 1 thread, float32):
     tests/fixtures/golden_generator.safetensors        Generator(ngf=8, n_blocks=2), 2x3x32x32
     tests/fixtures/golden_discriminator.safetensors    Discriminator(ndf=8), 2x3x32x32
     tests/fixtures/golden_generator_b1_48.safetensors  Generator(ngf=4, n_blocks=1), 1x3x48x40
+    tests/fixtures/golden_generator_resize.safetensors Generator(ngf=4, n_blocks=2,
+                                                       upsample="resize"), 2x3x32x32
 
 Keys in each file:
     input, [target], param.<name>, output, loss (shape (1,)), grad.input,
@@ -127,9 +131,9 @@ def write_and_check(path, tensors, meta):
           % (os.path.relpath(path, ROOT), len(tensors), n_floats, nbytes))
 
 
-def golden_generator(path, ngf, n_blocks, batch, height, width, adam_steps):
+def golden_generator(path, ngf, n_blocks, batch, height, width, adam_steps, upsample="convt"):
     torch.manual_seed(0)
-    net = Generator(ngf=ngf, n_blocks=n_blocks)
+    net = Generator(ngf=ngf, n_blocks=n_blocks, upsample=upsample)
     net.apply(weights_init_normal)
     x = uniform_pm1(batch, 3, height, width)
     target = uniform_pm1(batch, 3, height, width)
@@ -138,6 +142,8 @@ def golden_generator(path, ngf, n_blocks, batch, height, width, adam_steps):
     tensors.update(make_fixture(net, x, lambda y: F.l1_loss(y, target), adam_steps))
 
     meta = {"ngf": str(ngf), "n_blocks": str(n_blocks)}
+    if upsample != "convt":
+        meta["upsample"] = upsample
     if height == width:
         meta["size"] = str(height)
     else:
@@ -249,23 +255,35 @@ def golden_cyclegan(path, steps=3):
     write_and_check(path, tensors, meta)
 
 
-def main():
+def main(names):
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
     os.makedirs(FIXTURES, exist_ok=True)
-    golden_adam(os.path.join(FIXTURES, "golden_adam.safetensors"))
-    golden_generator(os.path.join(FIXTURES, "golden_generator.safetensors"),
-                     ngf=8, n_blocks=2, batch=2, height=32, width=32,
-                     adam_steps=ADAM_STEPS)
-    golden_discriminator(os.path.join(FIXTURES, "golden_discriminator.safetensors"),
-                         ndf=8, batch=2, size=32, adam_steps=ADAM_STEPS)
-    golden_generator(os.path.join(FIXTURES, "golden_generator_b1_48.safetensors"),
-                     ngf=4, n_blocks=1, batch=1, height=48, width=40,
-                     adam_steps=0)
-    golden_cyclegan(os.path.join(FIXTURES, "golden_cyclegan.safetensors"))
-    golden_model(os.path.join(FIXTURES, "golden_model.safetensors"),
-                 os.path.join(FIXTURES, "golden_model_io.safetensors"))
+
+    def path(name):
+        return os.path.join(FIXTURES, name + ".safetensors")
+    fixtures = {
+        "golden_adam": lambda: golden_adam(path("golden_adam")),
+        "golden_generator": lambda: golden_generator(
+            path("golden_generator"), ngf=8, n_blocks=2, batch=2, height=32, width=32,
+            adam_steps=ADAM_STEPS),
+        "golden_discriminator": lambda: golden_discriminator(
+            path("golden_discriminator"), ndf=8, batch=2, size=32, adam_steps=ADAM_STEPS),
+        "golden_generator_b1_48": lambda: golden_generator(
+            path("golden_generator_b1_48"), ngf=4, n_blocks=1, batch=1, height=48, width=40,
+            adam_steps=0),
+        "golden_generator_resize": lambda: golden_generator(
+            path("golden_generator_resize"), ngf=4, n_blocks=2, batch=2, height=32, width=32,
+            adam_steps=ADAM_STEPS, upsample="resize"),
+        "golden_cyclegan": lambda: golden_cyclegan(path("golden_cyclegan")),
+        "golden_model": lambda: golden_model(path("golden_model"), path("golden_model_io")),
+    }
+    unknown = [n for n in names if n not in fixtures]
+    if unknown:
+        sys.exit("unknown fixtures: %s (known: %s)" % (", ".join(unknown), ", ".join(fixtures)))
+    for name in names or fixtures:
+        fixtures[name]()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
