@@ -1,7 +1,7 @@
 // Landmarks on the training faces: what the alignment (filter/align.h) is built on.
 //
-//   bench_landmarks [--dlib-boxes TSV] [FACES_DIR]   (default: $AGESHIFT_FACES, else
-//                                                   ../shared/faces)
+//   bench_landmarks [--dlib-boxes TSV] [--second CASCADE] [FACES_DIR]
+//                   (FACES_DIR default: $AGESHIFT_FACES, else ../shared/faces)
 //
 // Each 200x200 crop of FACES_DIR/young and FACES_DIR/old is pasted into a 400x400 mid-grey
 // frame (as bench_detect does) and found by the default LBP cascade; then:
@@ -9,6 +9,8 @@
 //    young/FILE and old/FILE): dlib's HOG box against the LBP box, as the offset of its centre
 //    and its size in units of the LBP box's width: the mapping landmark_box() uses; and how far
 //    our points from the mapped LBP box fall from our points from dlib's own box;
+//  - with --second: that cascade's box against the LBP box (the mapping face_find.c applies to
+//    the boxes of its second cascade);
 //  - the landmarks from the mapped LBP box, in units of the crop: their mean over all faces is
 //    the template faces are aligned to (printed as the C table of filter/align.c), and the
 //    spread of each face's points around it after the similarity fit (how well a similarity
@@ -33,7 +35,7 @@
 
 typedef struct {
     char name[256];
-    float box[4];    // dlib's l t r b
+    float box[4]; // dlib's l t r b
 } DlibBox;
 
 static int read_dlib_boxes(const char *path, DlibBox **out)
@@ -74,6 +76,8 @@ typedef struct {
     int ox, oy;
 } Scene;
 
+static bool nearest_box(const Scene *s, Detector *det, FaceRect *box);
+
 // The crop pasted into the frame and the LBP box nearest its centre; false when not found.
 static bool find_face(Scene *s, const char *path, unsigned *seed, FaceRect *box)
 {
@@ -88,10 +92,17 @@ static bool find_face(Scene *s, const char *path, unsigned *seed, FaceRect *box)
     memset(s->frame, 128, sizeof s->frame);
     paste_gray(&img, s->frame, FRAME, s->ox, s->oy);
     image_free(&img);
+    return nearest_box(s, s->det, box);
+}
+
+// The box det finds nearest the pasted crop's centre; false when none is near.
+static bool nearest_box(const Scene *s, Detector *det, FaceRect *box)
+{
+    Err err;
     DetectOptions o = detect_options_default();
     o.min_size = 60;
     FaceBox b[16];
-    int n = detector_run(s->det, s->frame, FRAME, FRAME, FRAME, &o, b, 16, &err);
+    int n = detector_run(det, s->frame, FRAME, FRAME, FRAME, &o, b, 16, &err);
     double cx = s->ox + CROP / 2.0, cy = s->oy + CROP / 2.0, best = 1e30;
     for (int k = 0; k < n; k++) {
         double bx = b[k].x + b[k].w / 2.0, by = b[k].y + b[k].h / 2.0, d = hypot(bx - cx, by - cy);
@@ -105,9 +116,9 @@ static bool find_face(Scene *s, const char *path, unsigned *seed, FaceRect *box)
 
 int main(int argc, char **argv)
 {
-    const char *dlib_tsv = NULL;
-    if (argc > 2 && !strcmp(argv[1], "--dlib-boxes")) {
-        dlib_tsv = argv[2];
+    const char *dlib_tsv = NULL, *second = NULL;
+    while (argc > 2 && (!strcmp(argv[1], "--dlib-boxes") || !strcmp(argv[1], "--second"))) {
+        *(!strcmp(argv[1], "--second") ? &second : &dlib_tsv) = argv[2];
         argc -= 2;
         argv += 2;
     }
@@ -169,6 +180,40 @@ int main(int argc, char **argv)
         printf("our points from the mapped LBP box vs from dlib's box: mean %.2f%% of the box "
                "(%.2f px at 200 px crops)\n",
                100 * err_sum / n, 200 * 0.7 * err_sum / n);
+    }
+
+    // Another cascade's box against the LBP box (face_find.c maps its boxes onto the LBP's).
+    if (second) {
+        Cascade *c2 = cascade_load(second, &err);
+        Detector *d2 = c2 ? detector_create(c2, &err) : NULL;
+        if (!d2) {
+            fprintf(stderr, "bench_landmarks: %s\n", err.msg);
+            return 1;
+        }
+        double sx = 0, sy = 0, ss = 0, sxx = 0, syy = 0, sss = 0;
+        int n = 0, only = 0;
+        unsigned seed = 2024;
+        for (int i = 0; i < faces.n; i++) {
+            FaceRect r, r2;
+            bool lbp = find_face(&s, faces.paths[i], &seed, &r);
+            if (!nearest_box(&s, d2, &r2))
+                continue;
+            if (!lbp) {
+                only++;
+                continue;
+            }
+            double x = ((r.x + r.w / 2) - (r2.x + r2.w / 2)) / r2.w;
+            double y = ((r.y + r.h / 2) - (r2.y + r2.h / 2)) / r2.w, k = r.w / r2.w;
+            sx += x, sy += y, ss += k, sxx += x * x, syy += y * y, sss += k * k;
+            n++;
+        }
+        double mx = sx / n, my = sy / n, mk = ss / n;
+        printf("the LBP box from %s's, over %d faces both found (%d found by it alone): centre "
+               "offset (%+.4f, %+.4f) (sd %.4f, %.4f), size %.4f (sd %.4f) of its box's width\n",
+               second, n, only, mx, my, sqrt(fmax(0, sxx / n - mx * mx)),
+               sqrt(fmax(0, syy / n - my * my)), mk, sqrt(fmax(0, sss / n - mk * mk)));
+        detector_free(d2);
+        cascade_free(c2);
     }
 
     // The template: mean landmarks in crop units, from the mapped LBP box.

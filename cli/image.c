@@ -9,13 +9,14 @@
 #include "cli/filter_options.h"
 #include "media/image_io.h"
 
-// A photo is one frame: faces are looked for at once, smaller ones too, and changed on sight.
+// A photo is one frame: faces are looked for at once, tilted, turned and smaller ones too, as
+// many as there are, and changed on sight.
 static AgeshiftOptions image_defaults(void)
 {
     AgeshiftOptions o = ageshift_options_default();
     o.model_path = NULL; // the default model, found after the options
     o.detect_every = 1;
-    o.min_face = 24;
+    o.max_faces = AGESHIFT_MAX_FACES;
     o.still = true;
     return o;
 }

@@ -1,9 +1,9 @@
 #include "filter/ageshift.h"
 
 #include <libavutil/pixfmt.h>
+#include <libswscale/swscale.h>
 #include <limits.h>
 #include <math.h>
-#include <libswscale/swscale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,15 +11,17 @@
 #include "core/base/clock.h"
 #include "core/base/pool.h"
 #include "core/model/model_file.h"
-#include "filter/cascade.h"
 #include "filter/align.h"
+#include "filter/cascade.h"
 #include "filter/face_blend.h"
+#include "filter/face_find.h"
 #include "filter/face_mask.h"
 #include "filter/landmarks.h"
 #include "filter/one_euro.h"
 #include "filter/tracker.h"
 
 #define DEFAULT_CASCADE "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
+#define DEFAULT_SECOND_CASCADE "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt.xml"
 // Face regions are converted to RGB in blocks whose sides are multiples of this, so that the
 // scaler's contexts are reused from frame to frame while a face moves a little.
 #define REGION_QUANTUM 16
@@ -35,6 +37,7 @@ AgeshiftOptions ageshift_options_default(void)
                              .detect_every = 2,
                              .generate_every = 2,
                              .cascade_path = DEFAULT_CASCADE,
+                             .second_cascade_path = DEFAULT_SECOND_CASCADE,
                              .landmarks_path = LANDMARKS_DEFAULT_MODEL,
                              .hair = AGESHIFT_DEFAULT_HAIR};
 }
@@ -45,17 +48,14 @@ struct AgeshiftFilter {
     Net net;
     GeneratorArch arch;
     Trace *trace;
-    Cascade *cascade;
-    Detector *detector;
+    Cascade *cascade, *second;
+    FaceFinder *finder;
     LandmarkModel *landmarks;
     Tracker *tracker;
     long frame_index;
     uint8_t *gray; // for RGB frames
     size_t gray_size;
-    long gray_frame; // the frame_index f->gray was computed for
-    uint8_t *small; // the luma scaled down for the detector
-    size_t small_size;
-    struct SwsContext *shrink;
+    long gray_frame;           // the frame_index f->gray was computed for
     Image region, region_orig; // one face's part of the frame, in RGB
     uint8_t *yuv[3];           // the region converted back
     size_t yuv_size;
@@ -101,9 +101,15 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     if (!f->trace)
         goto fail;
     f->cascade = cascade_load(opt->cascade_path ? opt->cascade_path : DEFAULT_CASCADE, err);
-    if (!f->cascade || !(f->detector = detector_create(f->cascade, err)))
+    if (!f->cascade)
         goto fail;
-    detector_set_pool(f->detector, f->pool);
+    // The second cascade serves still pictures only (video keeps to the first, upright).
+    if (opt->still && opt->second_cascade_path &&
+        !(f->second = cascade_load(opt->second_cascade_path, err)))
+        goto fail;
+    if (!(f->finder = face_finder_create(f->cascade, f->second, err)))
+        goto fail;
+    face_finder_set_pool(f->finder, f->pool);
     const char *lm_path = opt->landmarks_path ? opt->landmarks_path : LANDMARKS_DEFAULT_MODEL;
     if (!(f->landmarks = landmarks_load(lm_path, err)))
         goto fail;
@@ -145,14 +151,13 @@ void ageshift_close(AgeshiftFilter *f)
         return;
     trace_free(f->trace);
     net_free(&f->net);
-    detector_free(f->detector);
+    face_finder_free(f->finder);
     cascade_free(f->cascade);
+    cascade_free(f->second);
     landmarks_free(f->landmarks);
     tracker_free(f->tracker);
     pool_free(f->pool);
     free(f->gray);
-    free(f->small);
-    sws_freeContext(f->shrink);
     image_free(&f->region);
     image_free(&f->region_orig);
     free(f->yuv[0]);
@@ -207,54 +212,35 @@ static const uint8_t *luma(AgeshiftFilter *f, const AVFrame *fr, int *stride, Er
     return f->gray;
 }
 
-// The detector's cost grows with the pixels it scans, and a face is found as well at any scale
-// where it still covers the cascade's window; so while the smallest face sought stays at least
-// that large, the frame is halved first.
-
+// Video: the frontal cascade upright, faces of at least 1/8 of the height (the live preview's
+// budget). A still picture: every pass, and faces down to 1/24 of its shorter side (40 px at
+// least: the landmarks need that much).
 static int detect(AgeshiftFilter *f, const AVFrame *fr, Err *err)
 {
     int stride;
     const uint8_t *gray = luma(f, fr, &stride, err);
     if (!gray)
         return -1;
-    DetectOptions o = detect_options_default();
-    o.min_size = f->opt.min_face > 0 ? f->opt.min_face : fr->height / 8;
-    int scale = 1, win_w, win_h;
-    cascade_window_size(f->cascade, &win_w, &win_h);
-    while (o.min_size / (2 * scale) >= (win_w > win_h ? win_w : win_h))
-        scale *= 2;
-    int w = fr->width, h = fr->height;
-    if (scale > 1) {
-        w = fr->width / scale, h = fr->height / scale;
-        if ((size_t)w * h > f->small_size) {
-            free(f->small);
-            if (!(f->small = malloc((size_t)w * h))) {
-                f->small_size = 0;
-                return err_set(err, "out of memory");
-            }
-            f->small_size = (size_t)w * h;
-        }
-        f->shrink = sws_getCachedContext(f->shrink, fr->width, fr->height, AV_PIX_FMT_GRAY8, w, h,
-                                         AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
-        if (!f->shrink)
-            return err_set(err, "cannot scale frames for the detector");
-        const uint8_t *src[1] = {gray};
-        uint8_t *dst[1] = {f->small};
-        int src_stride[1] = {stride}, dst_stride[1] = {w};
-        sws_scale(f->shrink, src, src_stride, 0, fr->height, dst, dst_stride);
-        gray = f->small;
-        stride = w;
-        o.min_size /= scale;
-    }
-    FaceBox boxes[AGESHIFT_MAX_FACES];
-    int n = detector_run(f->detector, gray, w, h, stride, &o, boxes, AGESHIFT_MAX_FACES, err);
+    int short_side = fr->width < fr->height ? fr->width : fr->height;
+    int min_size = f->opt.still ? (short_side / 24 > 40 ? short_side / 24 : 40) : fr->height / 8;
+    if (f->opt.min_face > 0)
+        min_size = f->opt.min_face;
+    FaceHit hits[AGESHIFT_MAX_FACES];
+    int n = face_finder_run(f->finder, gray, fr->width, fr->height, stride, min_size,
+                            f->opt.still ? FIND_ALL : FIND_FRONTAL, hits, AGESHIFT_MAX_FACES, err);
     if (n < 0)
         return -1;
     FaceRect rects[AGESHIFT_MAX_FACES];
-    for (int i = 0; i < n; i++)
-        rects[i] = (FaceRect){(float)(boxes[i].x * scale), (float)(boxes[i].y * scale),
-                              (float)(boxes[i].w * scale), (float)(boxes[i].h * scale)};
-    tracker_update(f->tracker, rects, n);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        // A picture has no second frame to confirm a hit: the landmarks must hold on to it.
+        float follow = f->opt.still ? landmark_box_follow(f->landmarks, gray, fr->width, fr->height,
+                                                          stride, hits[i].box)
+                                    : 0.0f;
+        if (follow <= LANDMARK_FOLLOW_MAX)
+            rects[kept++] = hits[i].box;
+    }
+    tracker_update(f->tracker, rects, kept);
     return 0;
 }
 

@@ -3,7 +3,8 @@
 // shells around these calls, and another C program (an OBS or GStreamer plugin, a server) can
 // use them the same way.
 //
-// Per frame: faces are detected (every detect_every frames; boxes are carried in between),
+// Per frame: faces are detected (every detect_every frames; boxes are carried in between; in a
+// still picture also tilted and turned heads, face_find.h),
 // tracked (smoothed, kept through short misses), their 68 landmarks found, aligned to the
 // training images' framing by a similarity transform (rotation, scale, shift) and cropped
 // through it at the model's size, run through the generator, and blended back through the
@@ -32,14 +33,18 @@ typedef struct {
     int detect_every;         // run the detector every k frames
     int generate_every;       // run the generator on a face every k frames; in between its last
                               // change (at model resolution) is reused on the face's new crop
-    int min_face;             // smallest face searched for, in pixels (0: 1/8 of the height;
-                              // smaller faces are too small for the model to show much)
+    int min_face;             // smallest face searched for, in pixels (0: in video 1/8 of the
+                              // height, in a still picture 1/24 of its shorter side, >= 40)
     const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
-    const char *landmarks_path; // dlib 68-point shape predictor (default: libdlib-data's)
-    float hair;               // 0..1: the weight of the change in a band around the face
-    int threads;              // worker threads (0: one per CPU)
-    bool still;               // a single picture: change faces on their first detection (in a
-                              // video a face must be seen twice, so one false hit never shows)
+    const char *second_cascade_path; // still pictures: another frontal cascade, for the faces the
+                                     // first misses (default: opencv-data's Haar
+                                     // frontalface_alt; NULL: none)
+    const char *landmarks_path;      // dlib 68-point shape predictor (default: libdlib-data's)
+    float hair;                      // 0..1: the weight of the change in a band around the face
+    int threads;                     // worker threads (0: one per CPU)
+    bool still; // a single picture: change faces on their first detection (in a
+                // video a face must be seen twice, so one false hit never shows),
+                // and search harder: tilted and turned heads, smaller faces
 } AgeshiftOptions;
 
 AgeshiftOptions ageshift_options_default(void);

@@ -32,4 +32,13 @@ Similarity align_face(const float *landmarks, int size);
 #define LANDMARK_BOX_SCALE 1.312f
 LandmarkBox landmark_box(FaceRect detected);
 
+// Whether a detection holds a face the landmarks can hold on to: the box is moved by 12% of its
+// width each way and the points found again; returns how far points ALIGN_FIRST_POINT.. follow
+// the box, as the mean of their motion along the box's over the box's motion. On a face they
+// keep to its eyes, nose and mouth (0 to 0.4 on the frontal faces of ../shared/wild); on fur,
+// fabric or a hand they move with the box (0.7 and more).
+#define LANDMARK_FOLLOW_MAX 0.5f
+float landmark_box_follow(const LandmarkModel *m, const uint8_t *gray, int w, int h, int stride,
+                          FaceRect detected);
+
 #endif

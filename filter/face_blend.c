@@ -126,8 +126,8 @@ static void crop_tent(const Region *frame, Similarity to_model, int out_size, fl
             double acc[3] = {0, 0, 0}, wsum = 0;
             for (int y = y0; y <= y1; y++) {
                 double dy = (double)y + 0.5 - fy;
-                const float *row = frame->rgb + (size_t)clampi(y, 0, frame->h - 1) *
-                                                    (size_t)frame->w * 3;
+                const float *row =
+                    frame->rgb + (size_t)clampi(y, 0, frame->h - 1) * (size_t)frame->w * 3;
                 for (int x = x0; x <= x1; x++) {
                     double dx = (double)x + 0.5 - fx;
                     double a = 1.0 - fabs(dx * c + dy * sn) / radius;
@@ -229,8 +229,8 @@ static Bilinear bilinear_at(int size, float x, float y)
     int ix1 = ix + 1 < size ? ix + 1 : ix, iy1 = iy + 1 < size ? iy + 1 : iy;
     float fx = x - (float)ix, fy = y - (float)iy;
     size_t r0 = (size_t)iy * size, r1 = (size_t)iy1 * size;
-    return (Bilinear){r0 + ix,          r0 + ix1,       r1 + ix,          r1 + ix1,
-                      (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+    return (Bilinear){r0 + ix,       r0 + ix1,      r1 + ix, r1 + ix1, (1 - fx) * (1 - fy),
+                      fx * (1 - fy), (1 - fx) * fy, fx * fy};
 }
 
 static float bilinear(const Bilinear *b, const float *plane)
@@ -287,9 +287,9 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
 
     // Frame pixels whose place in the model lies within one pixel of the mask's support: the
     // bounding box of that rectangle's corners mapped into the frame.
-    Bounds fb = similarity_bounds(similarity_inverse(to_model),
-                                  (Bounds){(float)mx0 - 1.0f, (float)my0 - 1.0f, (float)mx1 + 2.0f,
-                                           (float)my1 + 2.0f});
+    Bounds fb = similarity_bounds(
+        similarity_inverse(to_model),
+        (Bounds){(float)mx0 - 1.0f, (float)my0 - 1.0f, (float)mx1 + 2.0f, (float)my1 + 2.0f});
     int x0 = (int)fmaxf(floorf(fb.x0), 0.0f), x1 = (int)fminf(ceilf(fb.x1), (float)(frame->w - 1));
     int y0 = (int)fmaxf(floorf(fb.y0), 0.0f), y1 = (int)fminf(ceilf(fb.y1), (float)(frame->h - 1));
     const float edge = (float)size;

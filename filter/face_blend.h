@@ -10,9 +10,9 @@
 #define AGESHIFT_FACE_BLEND_H
 
 #include "core/base/err.h"
-#include "media/image_io.h"
 #include "filter/similarity.h"
 #include "filter/tracker.h"
+#include "media/image_io.h"
 
 // The generators were trained on 200x200 UTKFace crops, which show the whole face with some
 // margin (hair, chin, a little background) and the face a bit above the centre. A detector's box

@@ -14,16 +14,16 @@ typedef struct {
 } LandmarkSplit;
 
 struct LandmarkModel {
-    int points;   // P: landmarks per face
-    int cascades; // C
-    int trees;    // T per cascade
-    int splits;   // S per tree (2^depth - 1); leaves per tree: S + 1
-    int features; // F feature points per cascade
-    float *initial_shape;  // (2P): the mean shape, in the box's normalised coordinates
-    LandmarkSplit *split;  // (C, T, S)
-    float *leaf;           // (C, T, S + 1, 2P): shape changes
-    uint8_t *anchor;       // (C, F): the landmark each feature point is placed relative to
-    float *delta;          // (C, F, 2): its offset from that landmark in the mean shape
+    int points;           // P: landmarks per face
+    int cascades;         // C
+    int trees;            // T per cascade
+    int splits;           // S per tree (2^depth - 1); leaves per tree: S + 1
+    int features;         // F feature points per cascade
+    float *initial_shape; // (2P): the mean shape, in the box's normalised coordinates
+    LandmarkSplit *split; // (C, T, S)
+    float *leaf;          // (C, T, S + 1, 2P): shape changes
+    uint8_t *anchor;      // (C, F): the landmark each feature point is placed relative to
+    float *delta;         // (C, F, 2): its offset from that landmark in the mean shape
 };
 
 #endif

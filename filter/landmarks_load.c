@@ -148,8 +148,8 @@ static int read_tree(Reader *r, LandmarkModel *m, size_t tree, bool first)
                         "deeper trees than the file holds (truncated?)"))
             return -1;
         m->splits = (int)splits;
-        m->split = malloc((size_t)m->cascades * (size_t)m->trees * (size_t)splits *
-                          sizeof *m->split);
+        m->split =
+            malloc((size_t)m->cascades * (size_t)m->trees * (size_t)splits * sizeof *m->split);
         m->leaf = malloc((size_t)m->cascades * (size_t)m->trees * (size_t)(splits + 1) *
                          (size_t)(2 * m->points) * sizeof *m->leaf);
         if (!m->split || !m->leaf)
@@ -210,7 +210,8 @@ static int read_anchors(Reader *r, LandmarkModel *m)
                         "cascades with different numbers of feature points"))
             return -1;
         if (c == 0) {
-            if (need_floats(r, m->cascades * features, "more feature points than the file holds (truncated?)"))
+            if (need_floats(r, m->cascades * features,
+                            "more feature points than the file holds (truncated?)"))
                 return -1;
             m->features = (int)features;
             m->anchor = malloc((size_t)m->cascades * (size_t)features);
