@@ -84,6 +84,11 @@ static const Option live_table[] = {
      .type = OPT_CLEAR,
      .offset = FIELD(live.mirror),
      .help = "show the picture as the camera sees it"},
+    {.name = "no-generator-thread",
+     .type = OPT_CLEAR,
+     .offset = FIELD(live.filter.generator_thread),
+     .help = "run the generator between frames instead of beside them (lower fps; each change "
+             "on its own frame)"},
     {.name = "seconds",
      .arg = "N",
      .type = OPT_DOUBLE,
@@ -117,6 +122,7 @@ static LiveArgs live_defaults(void)
                            .stop = &stop_signal}};
     a.live.filter = ageshift_options_default();
     a.live.filter.model_path = NULL; // the default model, found after the options
+    a.live.filter.generator_thread = true; // a change per frame, and 30 fps
     return a;
 }
 

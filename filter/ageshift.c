@@ -16,6 +16,7 @@
 #include "filter/face_blend.h"
 #include "filter/face_find.h"
 #include "filter/face_mask.h"
+#include "filter/generator_thread.h"
 #include "filter/landmarks.h"
 #include "filter/one_euro.h"
 #include "filter/tracker.h"
@@ -25,6 +26,9 @@
 // Face regions are converted to RGB in blocks whose sides are multiples of this, so that the
 // scaler's contexts are reused from frame to frame while a face moves a little.
 #define REGION_QUANTUM 16
+// Each new change of a face is averaged with its last one (in face coordinates, where the two
+// line up), by this weight for the new: the generator's own flicker from frame to frame halves.
+#define CHANGE_WEIGHT 0.5f
 // The time between frames the landmark smoothing assumes (frames carry no reliable clock here:
 // a still picture, a pipe): 30 fps.
 #define FRAME_SECONDS (1.0f / 30.0f)
@@ -35,7 +39,7 @@ AgeshiftOptions ageshift_options_default(void)
                              .strength = 1.0f,
                              .max_faces = 4,
                              .detect_every = 2,
-                             .generate_every = 2,
+                             .generate_every = 1,
                              .cascade_path = DEFAULT_CASCADE,
                              .second_cascade_path = DEFAULT_SECOND_CASCADE,
                              .landmarks_path = LANDMARKS_DEFAULT_MODEL,
@@ -48,6 +52,8 @@ struct AgeshiftFilter {
     Net net;
     GeneratorArch arch;
     Trace *trace;
+    GeneratorThread *gen_thread; // NULL: the generator runs in ageshift_process
+    float *fresh;                // a change from the thread
     Cascade *cascade, *second;
     FaceFinder *finder;
     LandmarkModel *landmarks;
@@ -66,7 +72,7 @@ struct AgeshiftFilter {
     struct {
         int id;
         long seen;      // the last frame the face was changed on
-        long generated; // when the change was computed (LONG_MIN: never)
+        long generated; // the frame of the crop the change was computed on (LONG_MIN: never)
         float *delta;   // gen - orig at model resolution, (3, size, size)
         OneEuro points; // the landmarks, smoothed over time
     } face[AGESHIFT_MAX_FACES];
@@ -100,6 +106,12 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     f->trace = trace_create(&f->net, 1, s, s, false, f->pool, err);
     if (!f->trace)
         goto fail;
+    if (opt->generator_thread && (!(f->fresh = malloc(3 * (size_t)s * s * sizeof(float))) ||
+                                  !(f->gen_thread = generator_thread_start(&f->net, s, err)))) {
+        if (!f->fresh)
+            err_set(err, "out of memory");
+        goto fail;
+    }
     f->cascade = cascade_load(opt->cascade_path ? opt->cascade_path : DEFAULT_CASCADE, err);
     if (!f->cascade)
         goto fail;
@@ -149,6 +161,8 @@ void ageshift_close(AgeshiftFilter *f)
 {
     if (!f)
         return;
+    generator_thread_stop(f->gen_thread); // before the network it runs
+    free(f->fresh);
     trace_free(f->trace);
     net_free(&f->net);
     face_finder_free(f->finder);
@@ -364,23 +378,66 @@ static int face_slot(AgeshiftFilter *f, int id)
     return oldest;
 }
 
-// f->gen_chw for f->orig_chw: the generator's output, or, between its runs, the face's new
-// crop plus the change the generator made last time (the face moves little in a frame or two).
+// A new change for the face of track `id`, from its crop of frame `frame`: averaged into the
+// one it has (in face coordinates), or its first.
+static void take_change(AgeshiftFilter *f, int id, long frame, const float *delta, size_t n)
+{
+    for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
+        if (f->face[i].id != id)
+            continue;
+        float *d = f->face[i].delta;
+        if (f->face[i].generated == LONG_MIN)
+            memcpy(d, delta, n * sizeof(float));
+        else
+            for (size_t k = 0; k < n; k++)
+                d[k] += CHANGE_WEIGHT * (delta[k] - d[k]);
+        f->face[i].generated = frame;
+        f->stats.generated++;
+        return;
+    }
+}
+
+// Whether the face in slot is due for a new change: generate_every frames after its last, and,
+// with the generator's thread, no face seen now waiting longer (so several faces take turns).
+static bool change_due(const AgeshiftFilter *f, int slot)
+{
+    long last = f->face[slot].generated;
+    if (last != LONG_MIN && f->frame_index - last < f->opt.generate_every)
+        return false;
+    if (!f->gen_thread)
+        return true;
+    for (int i = 0; i < AGESHIFT_MAX_FACES; i++)
+        if (i != slot && f->face[i].id >= 0 && f->face[i].seen >= f->frame_index - 1 &&
+            f->face[i].generated < last)
+            return false;
+    return true;
+}
+
+// f->gen_chw for f->orig_chw: the face's crop plus its change, which is renewed when due: by
+// the generator here, or handed to the generator's thread (and picked up on a later frame).
 static void generate(AgeshiftFilter *f, int slot, int s)
 {
     const size_t n = 3 * (size_t)s * s;
-    float *delta = f->face[slot].delta;
-    long last = f->face[slot].generated;
-    if (last != LONG_MIN && f->frame_index - last < f->opt.generate_every) {
+    int tag;
+    if (f->gen_thread) {
+        if (generator_thread_collect(f->gen_thread, false, &tag, f->fresh))
+            take_change(f, tag, f->frame_index - 1, f->fresh, n);
+        if (change_due(f, slot) &&
+            generator_thread_submit(f->gen_thread, f->face[slot].id, f->orig_chw) &&
+            f->opt.still) { // a picture has no next frame: wait for it
+            generator_thread_collect(f->gen_thread, true, &tag, f->fresh);
+            take_change(f, tag, f->frame_index, f->fresh, n);
+        }
+    } else if (change_due(f, slot)) {
+        const float *out = net_forward(&f->net, f->trace, f->orig_chw);
         for (size_t i = 0; i < n; i++)
-            f->gen_chw[i] = f->orig_chw[i] + delta[i];
-        return;
+            f->gen_chw[i] = out[i] - f->orig_chw[i];
+        take_change(f, f->face[slot].id, f->frame_index, f->gen_chw, n);
     }
-    memcpy(f->gen_chw, net_forward(&f->net, f->trace, f->orig_chw), n * sizeof(float));
-    f->face[slot].generated = f->frame_index;
+    const float *delta = f->face[slot].delta;
+    bool has = f->face[slot].generated != LONG_MIN;
     for (size_t i = 0; i < n; i++)
-        delta[i] = f->gen_chw[i] - f->orig_chw[i];
-    f->stats.generated++;
+        f->gen_chw[i] = f->orig_chw[i] + (has ? delta[i] : 0.0f);
 }
 
 // The region a transform's model square covers: the bounding square of its corners in the frame.

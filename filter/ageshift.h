@@ -26,25 +26,29 @@
 #define AGESHIFT_DEFAULT_HAIR 0.5f
 
 typedef struct {
-    const char *model_path;   // a model.safetensors from ageshift train
-    AgeDirection direction;   // AGE_OLDER or AGE_YOUNGER
-    float strength;           // 0 (unchanged) .. 1 (the generator's full change)
-    int max_faces;            // faces changed per frame
-    int detect_every;         // run the detector every k frames
-    int generate_every;       // run the generator on a face every k frames; in between its last
-                              // change (at model resolution) is reused on the face's new crop
-    int min_face;             // smallest face searched for, in pixels (0: in video 1/8 of the
-                              // height, in a still picture 1/24 of its shorter side, >= 40)
+    const char *model_path; // a model.safetensors from ageshift train
+    AgeDirection direction; // AGE_OLDER or AGE_YOUNGER
+    float strength;         // 0 (unchanged) .. 1 (the generator's full change)
+    int max_faces;          // faces changed per frame
+    int detect_every;       // run the detector every k frames
+    int generate_every;     // run the generator on a face every k frames; in between its last
+                            // change (at model resolution) is reused on the face's new crop
+    // Smallest face searched for, in pixels (0: in video 1/8 of the height, in a still picture
+    // 1/24 of its shorter side and at least 40).
+    int min_face;
     const char *cascade_path; // OpenCV cascade XML (default: Debian opencv-data's LBP frontal)
-    const char *second_cascade_path; // still pictures: another frontal cascade, for the faces the
-                                     // first misses (default: opencv-data's Haar
-                                     // frontalface_alt; NULL: none)
-    const char *landmarks_path;      // dlib 68-point shape predictor (default: libdlib-data's)
-    float hair;                      // 0..1: the weight of the change in a band around the face
-    int threads;                     // worker threads (0: one per CPU)
-    bool still; // a single picture: change faces on their first detection (in a
-                // video a face must be seen twice, so one false hit never shows),
-                // and search harder: tilted and turned heads, smaller faces
+    // Still pictures: another frontal cascade, for the faces the first misses (default:
+    // opencv-data's Haar frontalface_alt; NULL: none).
+    const char *second_cascade_path;
+    const char *landmarks_path; // dlib 68-point shape predictor (default: libdlib-data's)
+    float hair;                 // 0..1: the weight of the change in a band around the face
+    int threads;                // worker threads (0: one per CPU)
+    // A single picture: change faces on their first detection (in a video a face must be seen
+    // twice, so one false hit never shows), and search harder: tilted heads, smaller faces.
+    bool still;
+    // Live video: the generator on a thread of its own, overlapping the rest of the pipeline; a
+    // face's change then arrives a frame after its crop (ageshift live turns it on).
+    bool generator_thread;
 } AgeshiftOptions;
 
 AgeshiftOptions ageshift_options_default(void);
