@@ -39,6 +39,11 @@ echo "generators, two discriminators with ndf 64 (ndf 32 for 128/6/16, the defau
 echo "architecture), the seed's losses, batch 1), median."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
 
+echo
+echo "== 3x3 stride-1 convolutions: im2col + sgemm against Winograd F(2x2, 3x3), alternately"
+"$core_bench" --conv 2>/dev/null
+echo "(the filter and trainer take Winograd where 'by shape' is not noted: core/nn/winograd.h)"
+
 root=$(cd "$here/.." && pwd)
 peak_kb() { /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null 2>&1 && cat "$1"; }
 echo

@@ -14,6 +14,7 @@
 #include "core/nn/adam.h"
 #include "core/nn/networks.h"
 #include "core/nn/ops.h"
+#include "core/nn/winograd.h"
 #include "core/train/cyclegan.h"
 
 #define REL_TOL 1e-4
@@ -194,6 +195,17 @@ static void check_fixture(const char *path, bool is_generator, Loss loss, bool c
 Test(golden, generator_ngf8_2blocks_32px_batch2)
 {
     check_fixture("tests/fixtures/golden_generator.safetensors", true, LOSS_L1, true);
+}
+
+// Every 3x3 stride-1 convolution through Winograd's kernels, whatever its size: the network's
+// output and gradients against PyTorch's as for im2col. (Not the three Adam steps: they follow
+// float rounding itself, see check_fixture, and im2col is the one that rounds as PyTorch does.)
+Test(golden, generator_ngf8_2blocks_32px_batch2_winograd)
+{
+    winograd_set_mode(WINOGRAD_ALWAYS);
+    check_fixture("tests/fixtures/golden_generator.safetensors", true, LOSS_L1, false);
+    check_fixture("tests/fixtures/golden_generator_resize.safetensors", true, LOSS_L1, false);
+    winograd_set_mode(WINOGRAD_BY_SHAPE);
 }
 
 Test(golden, generator_ngf4_1block_48x40)

@@ -8,6 +8,7 @@
 #include "core/nn/conv.h"
 #include "core/nn/networks.h"
 #include "core/nn/ops.h"
+#include "core/nn/winograd.h"
 #include "gradcheck.h"
 
 #define H_STEP 1e-2f
@@ -87,6 +88,15 @@ Test(grad, conv2d_3x3_pad1_batch2_gemm)
 Test(grad, conv2d_3x3_pad1_batch2_direct)
 {
     check_conv(2, 3, 7, 6, 3, 3, 1, 1);
+}
+// The same two 3x3 stride-1 convolutions through Winograd's kernels (forward and data
+// gradient; the weight gradient stays im2col's), odd sides included.
+Test(grad, conv2d_3x3_pad1_batch2_winograd)
+{
+    winograd_set_mode(WINOGRAD_ALWAYS);
+    check_conv(2, 3, 7, 6, 6, 3, 1, 1);
+    check_conv(1, 4, 9, 11, 7, 3, 1, 0);
+    winograd_set_mode(WINOGRAD_BY_SHAPE);
 }
 Test(grad, conv2d_4x4_stride2_pad1_odd)
 {

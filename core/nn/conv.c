@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/nn/winograd.h"
+
 int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad)
 {
     *s =
@@ -40,7 +42,14 @@ static bool use_direct(const ConvShape *s)
 
 size_t conv_workspace_floats(const ConvShape *s)
 {
-    return use_direct(s) ? 0 : (size_t)s->c * s->k * s->k * s->oh * s->ow;
+    if (use_direct(s))
+        return 0;
+    size_t col = (size_t)s->c * s->k * s->k * s->oh * s->ow; // im2col: also the weight gradient's
+    if (s->k == 3 && s->stride == 1 && !s->transposed) {     // as if Winograd were on
+        size_t wino = winograd_workspace_floats(s);
+        return wino > col ? wino : col;
+    }
+    return col;
 }
 
 // ---- im2col and its adjoint, over a block of channels and output rows ----
@@ -317,6 +326,10 @@ static void accumulate_bias_grad(Pool *pool, float *dbias, const float *d, int c
 static void conv_data_forward(Pool *pool, const ConvShape *s, const float *img, const float *weight,
                               float *out, float beta, float *work)
 {
+    if (beta == 0.0f && winograd_forward_applies(s)) {
+        winograd_forward(pool, s, img, weight, out, work);
+        return;
+    }
     ConvJob j = {.s = s, .img = img, .weight = weight, .out = out, .work = work, .beta = beta};
     pool_run(pool, use_direct(s) ? direct_forward_part : data_forward_part, &j);
 }
@@ -324,6 +337,10 @@ static void conv_data_forward(Pool *pool, const ConvShape *s, const float *img, 
 static void conv_data_backward(Pool *pool, const ConvShape *s, const float *weight,
                                const float *dout, float *din, float *work)
 {
+    if (winograd_backward_applies(s)) {
+        winograd_data_backward(pool, s, weight, dout, din, work);
+        return;
+    }
     ConvJob j = {.s = s, .weight = weight, .d = dout, .out = din, .work = work};
     pool_run(pool, data_backward_part, &j);
 }

@@ -1,0 +1,252 @@
+#include "core/nn/winograd.h"
+
+#include <cblas.h>
+#include <stdatomic.h>
+#include <string.h>
+
+// Below this many output channels the convolution is done directly (conv.c's DIRECT_MAX_OC).
+#define MIN_OC 5
+
+static _Atomic int mode = WINOGRAD_BY_SHAPE;
+
+void winograd_set_mode(WinogradMode m)
+{
+    atomic_store(&mode, (int)m);
+}
+
+static size_t tiles_of(int oh, int ow);
+
+static bool applies(const ConvShape *s, size_t tiles, size_t min_tiles)
+{
+    int m = atomic_load(&mode);
+    if (m == WINOGRAD_NEVER || s->transposed || s->k != 3 || s->stride != 1 || s->oc < MIN_OC)
+        return false;
+    return m == WINOGRAD_ALWAYS || tiles >= min_tiles;
+}
+
+bool winograd_forward_applies(const ConvShape *s)
+{
+    return applies(s, tiles_of(s->oh, s->ow), WINOGRAD_MIN_TILES_FORWARD);
+}
+
+bool winograd_backward_applies(const ConvShape *s)
+{
+    return applies(s, tiles_of(s->h, s->w), WINOGRAD_MIN_TILES_BACKWARD);
+}
+
+// One Winograd convolution: in (c, h, w), zero-padded by pad, with the transformed kernel
+// u [16][oc][c] into out (oc, oh, ow), overwritten or added to.
+typedef struct {
+    const float *in;
+    int c, h, w, pad;
+    const float *weight; // the layer's (OC, C, 3, 3) weight, for the kernel transform
+    bool flipped;        // the data gradient's kernel: turned 180 degrees, channels swapped
+    float *u;
+    int oc;
+    float *out;
+    int oh, ow;
+    bool add;
+    int tiles_x, tiles;
+    float *v, *m; // [16][c][tiles], [16][oc][tiles]
+} Wino;
+
+static size_t tiles_of(int oh, int ow)
+{
+    return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
+}
+
+size_t winograd_workspace_floats(const ConvShape *s)
+{
+    // Forward: c -> oc over the output's tiles; data gradient: oc -> c over the input's.
+    size_t fwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->oh, s->ow));
+    size_t bwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->h, s->w));
+    return fwd > bwd ? fwd : bwd;
+}
+
+// u[xi][o][i] = (G g G^T)[xi] for each output channel o of this thread and input channel i,
+// with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+static void kernel_part(void *ctx, int t, int n)
+{
+    const Wino *j = ctx;
+    size_t o0, o1;
+    pool_split((size_t)j->oc, t, n, &o0, &o1);
+    const size_t plane = (size_t)j->oc * j->c;
+    for (size_t o = o0; o < o1; o++)
+        for (int i = 0; i < j->c; i++) {
+            // The layer's weight is (OC, C, 3, 3); the gradient's kernel for (o, i) is the
+            // layer's (i, o) turned by 180 degrees.
+            float g[9];
+            const float *src = j->flipped ? j->weight + ((size_t)i * j->oc + o) * 9
+                                          : j->weight + (o * j->c + (size_t)i) * 9;
+            for (int k = 0; k < 9; k++)
+                g[k] = j->flipped ? src[8 - k] : src[k];
+            float gg[4][3]; // G g
+            for (int x = 0; x < 3; x++) {
+                float a = g[x], b = g[3 + x], c = g[6 + x];
+                gg[0][x] = a;
+                gg[1][x] = 0.5f * (a + b + c);
+                gg[2][x] = 0.5f * (a - b + c);
+                gg[3][x] = c;
+            }
+            for (int y = 0; y < 4; y++) {
+                float a = gg[y][0], b = gg[y][1], c = gg[y][2];
+                float *u = j->u + (size_t)(4 * y) * plane + o * j->c + (size_t)i;
+                u[0] = a;
+                u[plane] = 0.5f * (a + b + c);
+                u[2 * plane] = 0.5f * (a - b + c);
+                u[3 * plane] = c;
+            }
+        }
+}
+
+// v[xi][c][tile] = (B^T d B)[xi] for this thread's channels, d the tile's 4x4 input (zero
+// outside the picture), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A row of tiles at a
+// time: B^T down the columns of its four input rows (one vector loop over x), then B across
+// each tile (a loop over the tiles, stride 2 in x).
+static void input_part(void *ctx, int t, int n)
+{
+    const Wino *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->c, t, n, &c0, &c1);
+    const size_t plane = (size_t)j->c * j->tiles;
+    const int tx = j->tiles_x, ty = j->tiles / tx, pw = 2 * tx + 2; // padded row width
+    float rows[4][pw], col[4][pw];
+    for (size_t c = c0; c < c1; c++) {
+        const float *img = j->in + c * j->h * j->w;
+        for (int r = 0; r < ty; r++) {
+            for (int y = 0; y < 4; y++) { // the input rows, zero-padded left and right
+                int iy = 2 * r - j->pad + y;
+                float *dst = rows[y];
+                if (iy < 0 || iy >= j->h) {
+                    memset(dst, 0, sizeof(float) * (size_t)pw);
+                    continue;
+                }
+                const float *src = img + (size_t)iy * j->w;
+                for (int x = 0; x < pw; x++) {
+                    int ix = x - j->pad;
+                    dst[x] = ix >= 0 && ix < j->w ? src[ix] : 0.0f;
+                }
+            }
+            for (int x = 0; x < pw; x++) {
+                col[0][x] = rows[0][x] - rows[2][x];
+                col[1][x] = rows[1][x] + rows[2][x];
+                col[2][x] = rows[2][x] - rows[1][x];
+                col[3][x] = rows[1][x] - rows[3][x];
+            }
+            for (int y = 0; y < 4; y++) {
+                float *v0 = j->v + (size_t)(4 * y) * plane + c * j->tiles + (size_t)r * tx;
+                float *v1 = v0 + plane, *v2 = v1 + plane, *v3 = v2 + plane;
+                const float *q = col[y];
+                for (int k = 0; k < tx; k++) {
+                    const float *p = q + 2 * k;
+                    v0[k] = p[0] - p[2];
+                    v1[k] = p[1] + p[2];
+                    v2[k] = p[2] - p[1];
+                    v3[k] = p[1] - p[3];
+                }
+            }
+        }
+    }
+}
+
+// m[xi] (oc, tiles) = u[xi] (oc, c) x v[xi] (c, tiles), for this thread's positions xi.
+static void gemm_part(void *ctx, int t, int n)
+{
+    const Wino *j = ctx;
+    size_t x0, x1;
+    pool_split(16, t, n, &x0, &x1);
+    for (size_t xi = x0; xi < x1; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->oc, j->tiles, j->c, 1.0f,
+                    j->u + xi * j->oc * j->c, j->c, j->v + xi * j->c * j->tiles, j->tiles, 0.0f,
+                    j->m + xi * j->oc * j->tiles, j->tiles);
+}
+
+// out tile = A^T m A for this thread's output channels, A^T = [1 1 1 0; 0 1 -1 -1]; a row of
+// tiles at a time, as input_part.
+static void output_part(void *ctx, int t, int n)
+{
+    const Wino *j = ctx;
+    size_t o0, o1;
+    pool_split((size_t)j->oc, t, n, &o0, &o1);
+    const size_t plane = (size_t)j->oc * j->tiles;
+    const int tx = j->tiles_x, ty = j->tiles / tx;
+    float s0[4][tx], s1[4][tx], row0[2 * tx], row1[2 * tx];
+    for (size_t o = o0; o < o1; o++) {
+        float *dst = j->out + o * j->oh * j->ow;
+        for (int r = 0; r < ty; r++) {
+            const float *m = j->m + o * j->tiles + (size_t)r * tx;
+            for (int x = 0; x < 4; x++) { // A^T down each column of the 4x4 products
+                const float *m0 = m + (size_t)x * plane, *m1 = m0 + 4 * plane;
+                const float *m2 = m1 + 4 * plane, *m3 = m2 + 4 * plane;
+                for (int k = 0; k < tx; k++) {
+                    s0[x][k] = m0[k] + m1[k] + m2[k];
+                    s1[x][k] = m1[k] - m2[k] - m3[k];
+                }
+            }
+            for (int k = 0; k < tx; k++) { // and A across
+                row0[2 * k] = s0[0][k] + s0[1][k] + s0[2][k];
+                row0[2 * k + 1] = s0[1][k] - s0[2][k] - s0[3][k];
+                row1[2 * k] = s1[0][k] + s1[1][k] + s1[2][k];
+                row1[2 * k + 1] = s1[1][k] - s1[2][k] - s1[3][k];
+            }
+            const float *src[2] = {row0, row1};
+            for (int y = 0; y < 2 && 2 * r + y < j->oh; y++) {
+                float *out = dst + (size_t)(2 * r + y) * j->ow;
+                if (j->add)
+                    for (int x = 0; x < j->ow; x++)
+                        out[x] += src[y][x];
+                else
+                    memcpy(out, src[y], sizeof(float) * (size_t)j->ow);
+            }
+        }
+    }
+}
+
+static void run(Pool *pool, Wino *j, float *work)
+{
+    j->tiles_x = (j->ow + 1) / 2;
+    j->tiles = (int)tiles_of(j->oh, j->ow);
+    j->u = work;
+    j->v = j->u + 16 * (size_t)j->oc * j->c;
+    j->m = j->v + 16 * (size_t)j->c * j->tiles;
+    pool_run(pool, kernel_part, j);
+    pool_run(pool, input_part, j);
+    pool_run(pool, gemm_part, j);
+    pool_run(pool, output_part, j);
+}
+
+void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      float *out, float *work)
+{
+    Wino j = {.in = in,
+              .c = s->c,
+              .h = s->h,
+              .w = s->w,
+              .pad = s->pad,
+              .weight = weight,
+              .oc = s->oc,
+              .out = out,
+              .oh = s->oh,
+              .ow = s->ow};
+    run(pool, &j, work);
+}
+
+void winograd_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
+                            float *din, float *work)
+{
+    // din = the full correlation of dout with the turned kernel: dout zero-padded by 2 - pad
+    // (the input side had pad), its C output channels over its OC input channels.
+    Wino j = {.in = dout,
+              .c = s->oc,
+              .h = s->oh,
+              .w = s->ow,
+              .pad = 2 - s->pad,
+              .weight = weight,
+              .flipped = true,
+              .oc = s->c,
+              .out = din,
+              .oh = s->h,
+              .ow = s->w,
+              .add = true};
+    run(pool, &j, work);
+}

@@ -1,0 +1,47 @@
+// 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016,
+// "Fast Algorithms for Convolutional Neural Networks"): the output is cut into 2x2 tiles, each
+// read from a 4x4 input tile; kernel and tiles are transformed (G g G^T, B^T d B), the 16
+// transformed positions become 16 GEMMs over channels, and A^T m A turns each product back into a
+// 2x2 output tile. 16 multiplies per tile and channel pair instead of 36: 2.25x fewer, at the
+// price of the transforms. The data gradient is the same convolution of the output gradient,
+// zero-padded by 2, with the kernel turned by 180 degrees and its channels swapped. (F(4x4, 3x3)
+// saves 4x but loses about 10x more precision; not used.)
+#ifndef AGESHIFT_WINOGRAD_H
+#define AGESHIFT_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/base/pool.h"
+#include "core/nn/conv.h"
+
+// Which convolutions take these kernels: by shape (the default), all that can, or none (to
+// measure or compare the two paths).
+typedef enum { WINOGRAD_BY_SHAPE, WINOGRAD_ALWAYS, WINOGRAD_NEVER } WinogradMode;
+void winograd_set_mode(WinogradMode mode);
+
+// Whether the forward of s (its data gradient) is done here: a 3x3 stride-1 convolution, not
+// transposed, with more than 4 output channels, and by shape only when its tiles (2x2 of the
+// output; for the gradient, of the input) are at least these many. Measured on the generators'
+// shapes (`bench_core --conv`, in make bench; 2 cores, OpenBLAS SkylakeX): forward 1.16-1.18x
+// faster than im2col at 256 tiles (32x32), 1.6x from 1,024 (64x64) up, 0.2-0.5x at 64 and
+// below; the gradient 0.78-1.01x at 289 tiles, 1.3-1.8x from 1,089 up. A fixed rule rather than
+// a timing at run time, so that a resumed run takes the same paths (and rounds the same way)
+// as one never interrupted.
+#define WINOGRAD_MIN_TILES_FORWARD 144
+#define WINOGRAD_MIN_TILES_BACKWARD 1024
+bool winograd_forward_applies(const ConvShape *s);
+bool winograd_backward_applies(const ConvShape *s);
+
+// Scratch floats for one image's forward or data gradient (the transformed kernel, tiles and
+// products).
+size_t winograd_workspace_floats(const ConvShape *s);
+
+// One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten).
+void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                      float *out, float *work);
+// One image: din (C, H, W) += dL/din for dout (OC, OH, OW).
+void winograd_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
+                            float *din, float *work);
+
+#endif

@@ -1,0 +1,115 @@
+// Winograd's F(2x2, 3x3) kernels (core/nn/winograd.h) against the plain convolution computed in
+// double: forward and data gradient, over the generators' kinds of shapes (odd sides, zero
+// padding, few and many channels), and the rule that picks them.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/base/rng.h"
+#include "core/nn/conv.h"
+#include "core/nn/winograd.h"
+
+typedef struct {
+    int c, oc, h, w, pad;
+} Case;
+
+static const Case cases[] = {
+    {64, 64, 34, 34, 0}, {16, 32, 13, 11, 0}, {8, 6, 7, 9, 1}, {32, 16, 66, 66, 0}, {5, 9, 4, 3, 1},
+};
+
+static double max_abs(const double *v, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(v[i]));
+    return m;
+}
+
+// out = conv(in, w) and din = conv^T(dout, w), in double.
+static void reference(const ConvShape *s, const float *in, const float *w, const float *dout,
+                      double *out, double *din)
+{
+    for (int o = 0; o < s->oc; o++)
+        for (int y = 0; y < s->oh; y++)
+            for (int x = 0; x < s->ow; x++) {
+                double a = 0.0;
+                for (int c = 0; c < s->c; c++)
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int iy = y + ky - s->pad, ix = x + kx - s->pad;
+                            if (iy < 0 || ix < 0 || iy >= s->h || ix >= s->w)
+                                continue;
+                            double wv = w[((o * s->c + c) * 3 + ky) * 3 + kx];
+                            a += wv * in[(c * s->h + iy) * s->w + ix];
+                            din[(c * s->h + iy) * s->w + ix] +=
+                                wv * dout[(o * s->oh + y) * s->ow + x];
+                        }
+                out[(o * s->oh + y) * s->ow + x] = a;
+            }
+}
+
+Test(winograd, forward_and_data_gradient_match_the_plain_convolution)
+{
+    Err err;
+    Pool *pool = pool_create(3, &err); // uneven splits over channels and positions
+    cr_assert_not_null(pool, "%s", err.msg);
+    winograd_set_mode(WINOGRAD_ALWAYS);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const Case *q = &cases[k];
+        ConvShape s;
+        cr_assert_eq(conv_shape(&s, 1, q->c, q->h, q->w, q->oc, 3, 1, q->pad), 0);
+        cr_assert(winograd_forward_applies(&s) && winograd_backward_applies(&s));
+        size_t ni = (size_t)s.c * s.h * s.w, no = (size_t)s.oc * s.oh * s.ow,
+               nw = 9 * (size_t)s.c * s.oc;
+        float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *dout = malloc(no * sizeof(float)), *out = malloc(no * sizeof(float));
+        float *din = malloc(ni * sizeof(float));
+        float *work = malloc(conv_workspace_floats(&s) * sizeof(float));
+        double *want = calloc(no, sizeof(double)), *want_din = calloc(ni, sizeof(double));
+        Rng r;
+        rng_seed(&r, 9 + k);
+        for (size_t i = 0; i < ni; i++)
+            in[i] = rng_range(&r, -1, 1), din[i] = 0.25f; // din is added to
+        for (size_t i = 0; i < nw; i++)
+            w[i] = 0.1f * rng_normal(&r);
+        for (size_t i = 0; i < no; i++)
+            dout[i] = rng_range(&r, -1, 1), out[i] = 1e9f; // out is overwritten
+        reference(&s, in, w, dout, want, want_din);
+        conv2d_forward(pool, &s, in, w, NULL, out, work);
+        conv2d_backward(pool, &s, in, w, dout, din, NULL, NULL, work);
+        double ef = 0.0, eb = 0.0;
+        for (size_t i = 0; i < no; i++)
+            ef = fmax(ef, fabs(out[i] - want[i]));
+        for (size_t i = 0; i < ni; i++)
+            eb = fmax(eb, fabs(din[i] - 0.25 - want_din[i]));
+        // float32 through the transforms: as close as im2col's sgemm gets (about 3e-7 of the
+        // largest value here).
+        cr_expect_leq(ef, 2e-6 * max_abs(want, no), "c%d oc%d %dx%d pad %d: forward error %g", q->c,
+                      q->oc, q->h, q->w, q->pad, ef);
+        cr_expect_leq(eb, 2e-6 * max_abs(want_din, ni), "c%d oc%d %dx%d pad %d: gradient error %g",
+                      q->c, q->oc, q->h, q->w, q->pad, eb);
+        free(in), free(w), free(dout), free(out), free(din), free(work), free(want), free(want_din);
+    }
+    winograd_set_mode(WINOGRAD_BY_SHAPE);
+    pool_free(pool);
+}
+
+Test(winograd, the_rule_by_shape)
+{
+    ConvShape s;
+    conv_shape(&s, 1, 64, 34, 34, 64, 3, 1, 0); // the default model's residual blocks
+    cr_expect(winograd_forward_applies(&s));
+    cr_expect_not(winograd_backward_applies(&s), "289 input tiles: im2col is faster");
+    conv_shape(&s, 1, 32, 130, 130, 16, 3, 1, 0);
+    cr_expect(winograd_forward_applies(&s) && winograd_backward_applies(&s));
+    conv_shape(&s, 1, 32, 10, 10, 32, 3, 1, 0);
+    cr_expect_not(winograd_forward_applies(&s), "16 tiles");
+    conv_shape(&s, 1, 64, 66, 66, 4, 3, 1, 0);
+    cr_expect_not(winograd_forward_applies(&s), "4 output channels: the direct kernel");
+    conv_shape(&s, 1, 64, 66, 66, 64, 3, 2, 1);
+    cr_expect_not(winograd_forward_applies(&s), "stride 2");
+    winograd_set_mode(WINOGRAD_NEVER);
+    conv_shape(&s, 1, 32, 130, 130, 16, 3, 1, 0);
+    cr_expect_not(winograd_forward_applies(&s));
+    winograd_set_mode(WINOGRAD_BY_SHAPE);
+}
