@@ -3,6 +3,10 @@
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
+//   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
+//   alternates it with ONNX Runtime's).
+//   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
+//   effective GFLOP/s and the time of each kind of layer.
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
 //   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES is
 //   read from).
@@ -37,20 +41,26 @@ static void fill(float *x, size_t n, uint64_t seed)
         x[i] = rng_range(&r, -1.0f, 1.0f);
 }
 
-static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool train, int runs)
+// The generator's inference time (median ms of runs after 2 warm-up runs), with its
+// multiply-accumulates and parameters; -1 on failure (after saying why).
+static double infer_ms(Pool *pool, int size, int blocks, int ngf, int runs, double *macs,
+                       size_t *params)
 {
     Err err;
     Net g = {0};
-    if (generator_build(&g, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, &err) != 0)
-        goto fail;
+    Trace *t = NULL;
+    if (generator_build(&g, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, &err) != 0 ||
+        !(t = trace_create(&g, 1, size, size, false, pool, &err))) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        net_free(&g);
+        return -1.0;
+    }
     net_init_weights(&g, 1);
-    Trace *t = trace_create(&g, 1, size, size, false, pool, &err);
-    if (!t)
-        goto fail;
     size_t n = 3 * (size_t)size * size;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     fill(x, n, 2);
-    double times[32];
+    double times[64];
+    runs = runs < 64 ? runs : 64;
     for (int i = 0; i < 2; i++)
         net_forward(&g, t, x);
     for (int i = 0; i < runs; i++) {
@@ -58,23 +68,41 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
         memcpy(y, net_forward(&g, t, x), n * sizeof *y);
         times[i] = clock_now_s() - t0;
     }
-    double infer_ms = 1e3 * median(times, runs);
-    double macs = trace_macs(&g, t);
-    size_t params = g.params.numel;
+    *macs = trace_macs(&g, t);
+    *params = g.params.numel;
     trace_free(t);
     net_free(&g);
+    free(x);
+    free(y);
+    return 1e3 * median(times, runs);
+}
+
+static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool train, int runs)
+{
+    Err err;
+    double macs;
+    size_t params;
+    double infer = infer_ms(pool, size, blocks, ngf, runs, &macs, &params);
+    if (infer < 0)
+        return 1;
+    size_t n = 3 * (size_t)size * size;
+    float *x = malloc(n * sizeof *x);
+    fill(x, n, 2);
+    double times[32];
 
     double train_s = -1.0;
     if (train) {
-        CycleGanConfig cfg = {.gen = {ngf, blocks},
+        CycleGanConfig cfg = {.gen = {ngf, blocks, UPSAMPLE_CONVT},
                               .ndf = ndf,
                               .size = size,
                               .batch = 1,
                               CYCLEGAN_SEED_LOSS_WEIGHTS,
                               .seed = 3};
         CycleGan *gan = cyclegan_create(&cfg, pool, &err);
-        if (!gan)
+        if (!gan) {
+            free(x);
             goto fail;
+        }
         float *b = malloc(n * sizeof *b);
         fill(b, n, 4);
         CycleGanLosses l;
@@ -89,15 +117,119 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
         free(b);
         cyclegan_free(gan);
     }
-    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\n", size, blocks, ngf, params, macs,
-           infer_ms, train_s);
+    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\n", size, blocks, ngf, params, macs, infer,
+           train_s);
     fflush(stdout);
     free(x);
-    free(y);
     return 0;
 fail:
     fprintf(stderr, "bench: %s\n", err.msg);
     return 1;
+}
+
+// ---- the roofline: the machine's fp32 FMA peak, and where a forward pass spends its time ----
+
+typedef float Vec16 __attribute__((vector_size(64)));
+#define PEAK_CHAINS 12 // independent FMA chains: enough to fill two FMA ports of 4-cycle latency
+#define PEAK_ITERATIONS 20000000
+
+static void peak_part(void *ctx, int t, int n)
+{
+    (void)n;
+    float *sink = ctx;
+    Vec16 acc[PEAK_CHAINS], m, a;
+    for (int i = 0; i < 16; i++)
+        m[i] = 0.999999f, a[i] = 1e-7f * (float)(t + 1);
+    for (int c = 0; c < PEAK_CHAINS; c++)
+        acc[c] = a * (float)(c + 1);
+    for (long k = 0; k < PEAK_ITERATIONS / 16; k++)
+        for (int c = 0; c < PEAK_CHAINS; c++)
+            acc[c] = acc[c] * m + a; // one vfmadd of 16 lanes
+    float s = 0.0f;
+    for (int c = 0; c < PEAK_CHAINS; c++)
+        for (int i = 0; i < 16; i++)
+            s += acc[c][i];
+    sink[t] = s; // keeps the loop
+}
+
+// GFLOP/s of multiply-adds on every pool thread at once (2 flops each), the best of 3.
+static double fma_peak_gflops(Pool *pool)
+{
+    float sink[64];
+    double best = 0.0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = clock_now_s();
+        pool_run(pool, peak_part, sink);
+        double s = clock_now_s() - t0;
+        double flops = 2.0 * 16 * PEAK_CHAINS * (double)(PEAK_ITERATIONS / 16) * pool_threads(pool);
+        if (flops / s > best)
+            best = flops / s;
+    }
+    return best / 1e9;
+}
+
+// The kinds of layers a generator's time is told by.
+static const char *layer_kind(const Layer *L)
+{
+    if (L->kind == LAYER_CONV && L->k == 3 && L->stride == 1)
+        return "3x3 stride 1 (residual, resize upsampling)";
+    if (L->kind == LAYER_CONV && L->k == 7)
+        return "7x7 (first and last)";
+    if (L->kind == LAYER_CONV && L->stride == 2)
+        return "3x3 stride 2 (downsampling)";
+    if (L->kind == LAYER_CONVT)
+        return "3x3 transposed (upsampling)";
+    return "pads, norms, activations, adds";
+}
+
+// One generator's forward: ms per kind of layer (median over runs of each kind's sum), and the
+// convolutions' effective GFLOP/s (2 x direct multiply-adds / time).
+static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up, double peak)
+{
+    Err err;
+    Net g = {0};
+    Trace *t = NULL;
+    if (generator_build(&g, (GeneratorConfig){ngf, blocks, up}, &err) != 0 ||
+        !(t = trace_create(&g, 1, size, size, false, pool, &err))) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        net_free(&g);
+        return;
+    }
+    net_init_weights(&g, 1);
+    size_t n = 3 * (size_t)size * size;
+    float *x = malloc(n * sizeof *x);
+    fill(x, n, 2);
+    enum { RUNS = 9, KINDS = 5 };
+    double *sec = calloc((size_t)g.n_layers, sizeof *sec), kind_ms[KINDS][RUNS], total[RUNS];
+    const char *names[KINDS] = {0};
+    net_forward(&g, t, x);
+    for (int r = 0; r < RUNS; r++) {
+        memset(sec, 0, (size_t)g.n_layers * sizeof *sec);
+        double t0 = clock_now_s();
+        net_forward_timed(&g, t, x, sec);
+        total[r] = 1e3 * (clock_now_s() - t0);
+        for (int k = 0; k < KINDS; k++)
+            kind_ms[k][r] = 0.0;
+        for (int l = 0; l < g.n_layers; l++) {
+            const char *name = layer_kind(&g.layers[l]);
+            int k = 0;
+            while (k < KINDS && names[k] && strcmp(names[k], name))
+                k++;
+            names[k] = name;
+            kind_ms[k][r] += 1e3 * sec[l];
+        }
+    }
+    double ms = median(total, RUNS), gflops = 2.0 * trace_macs(&g, t) / (ms * 1e6);
+    printf("%d/%d/%d %s: %.2f ms, %.0f GFLOP/s effective (%.0f%% of the FMA peak)\n", size, blocks,
+           ngf, upsample_name(up), ms, gflops, 100.0 * gflops / peak);
+    for (int k = 0; k < KINDS && names[k]; k++) {
+        double km = median(kind_ms[k], RUNS);
+        printf("  %-45s %8.2f ms  %4.1f%%\n", names[k], km, 100.0 * km / ms);
+    }
+    free(sec);
+    free(x);
+    trace_free(t);
+    net_free(&g);
 }
 
 // One shape: forward and data gradient, im2col and Winograd alternately, median ms of each.
@@ -165,6 +297,25 @@ int main(int argc, char **argv)
             pool_threads(pool));
     if (argc > 1 && !strcmp(argv[1], "--no-winograd"))
         winograd_set_mode(WINOGRAD_NEVER);
+    if (argc == 6 && !strcmp(argv[1], "--infer")) { // --infer SIZE BLOCKS NGF RUNS
+        double macs;
+        size_t params;
+        double ms = infer_ms(pool, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                             &macs, &params);
+        printf("%.3f\n", ms);
+        pool_free(pool);
+        return ms < 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--roofline")) {
+        double peak = fma_peak_gflops(pool);
+        printf("fp32 FMA peak, measured: %.0f GFLOP/s on %d threads\n", peak, pool_threads(pool));
+        bench_layers(pool, 128, 6, 16, UPSAMPLE_CONVT, peak);
+        bench_layers(pool, 128, 6, 16, UPSAMPLE_RESIZE, peak);
+        bench_layers(pool, 128, 6, 32, UPSAMPLE_CONVT, peak);
+        bench_layers(pool, 256, 9, 64, UPSAMPLE_CONVT, peak);
+        pool_free(pool);
+        return 0;
+    }
     if (argc > 1 && !strcmp(argv[1], "--conv")) {
         bench_conv(pool);
         pool_free(pool);

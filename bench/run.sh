@@ -44,6 +44,46 @@ echo "== 3x3 stride-1 convolutions: im2col + sgemm against Winograd F(2x2, 3x3),
 "$core_bench" --conv 2>/dev/null
 echo "(the filter and trainer take Winograd where 'by shape' is not noted: core/nn/winograd.h)"
 
+echo
+echo "== the roofline: fp32 FMA peak, effective GFLOP/s (2 x direct-convolution MACs / time) and"
+echo "   where a generator's forward pass spends it"
+"$core_bench" --roofline 2>/dev/null
+
+echo
+echo "== ONNX Runtime (npm onnxruntime-node, its bundled CPU build, 2 intra-op threads) on the"
+echo "   same generators exported by torch.onnx: ageshift and it alternately, 5 rounds"
+onnx_dir=$here/onnx
+if command -v node >/dev/null && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    if [ ! -d "$onnx_dir/node_modules/onnxruntime-node" ] ||
+        [ "$onnx_dir/package-lock.json" -nt "$onnx_dir/node_modules" ]; then
+        # --ignore-scripts: its install script would download GPU libraries; the CPU one ships
+        # in the package.
+        (cd "$onnx_dir" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+    fi
+    models=$(mktemp -d)
+    /usr/bin/python3 "$onnx_dir/export.py" "$models" 128/6/16 128/6/32 256/9/64 >/dev/null
+    printf "%-12s %10s %10s %8s\n" "size/blk/ngf" "ours ms" "ORT ms" "ratio"
+    for cfg in 128/6/16:15 128/6/32:11 256/9/64:5; do
+        IFS=/: read -r size blocks ngf runs <<<"$cfg"
+        pairs=""
+        for round in 1 2 3 4 5; do
+            ours_ms=$("$core_bench" --infer "$size" "$blocks" "$ngf" "$runs" 2>/dev/null)
+            ort_ms=$(node "$onnx_dir/ort_bench.js" "$models/g_${size}_${blocks}_${ngf}.onnx" "$size" "$runs")
+            pairs="$pairs $ours_ms:$ort_ms"
+        done
+        echo "$pairs" | tr ' ' '\n' | awk -F: -v key="$size/$blocks/$ngf" 'NF == 2 {
+            o[++n] = $1; t[n] = $2; r[n] = $2 / $1 }
+            function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]
+                for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            END { printf "%-12s %10.2f %10.2f %7.2fx\n", key, med(o, n), med(t, n), med(r, n) }'
+    done
+    rm -rf "$models"
+    echo "ratio: the median of the 5 rounds' ORT time / ageshift time (above 1: ageshift faster)"
+else
+    echo "needs Node.js and python3-torch: ONNX Runtime is not measured"
+fi
+
 root=$(cd "$here/.." && pwd)
 peak_kb() { /usr/bin/time -f %M -o "$1" "${@:2}" >/dev/null 2>&1 && cat "$1"; }
 echo

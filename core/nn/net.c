@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/clock.h"
 #include "core/nn/ops.h"
 
 int net_add_layer(Net *net, Layer layer, Err *err)
@@ -282,8 +283,14 @@ static void layer_part(void *ctx, int ti, int nt)
 
 const float *net_forward(const Net *net, Trace *t, const float *in)
 {
+    return net_forward_timed(net, t, in, NULL);
+}
+
+const float *net_forward_timed(const Net *net, Trace *t, const float *in, double *seconds)
+{
     t->value[0] = (float *)in; // read only: no layer writes to value 0
     for (int i = 0; i < net->n_layers; i++) {
+        double t0 = seconds ? clock_now_s() : 0.0;
         const Layer *L = &net->layers[i];
         const float *x = t->value[L->in];
         float *y = t->value[i + 1];
@@ -295,6 +302,8 @@ const float *net_forward(const Net *net, Trace *t, const float *in)
                             param_or_null(net, L->bias), y, t->work);
         else
             pool_run(t->pool, layer_part, &(LayerJob){net, t, i, false});
+        if (seconds)
+            seconds[i] += clock_now_s() - t0;
     }
     return t->value[t->n_values - 1];
 }

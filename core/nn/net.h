@@ -62,6 +62,10 @@ double trace_macs(const Net *net, const Trace *t);
 // Runs the network on in (n, C, h, w); returns the output inside the trace (valid until the
 // next call on this trace).
 const float *net_forward(const Net *net, Trace *t, const float *in);
+// net_forward that also adds each layer's wall time to seconds[layer] (n_layers entries), for
+// make bench's table of where the time goes.
+const float *net_forward_timed(const Net *net, Trace *t, const float *in, double *seconds);
+
 // Backpropagates dout (shaped as the output) through the last forward on t. Parameter
 // gradients are accumulated into net->params.grad when param_grads is true and net has them;
 // din (nullable) receives += dL/din.
