@@ -64,7 +64,8 @@ STAMP = $(BUILD)/.deps-ok
 # Test objects are kept, so a rebuild only compiles what changed.
 .SECONDARY:
 
-.PHONY: all deps deps-bench deps-fuzz deps-quality demo test test-data bench quality fuzz install uninstall clean
+.PHONY: all deps deps-bench deps-fuzz deps-quality demo test test-data bench quality seed-compare fuzz \
+        install uninstall clean
 all: ageshift
 
 # Installs the Debian packages that are missing (needs root; otherwise says what to install).
@@ -194,6 +195,12 @@ OPTS ?=
 INPUTS ?=
 quality: ageshift $(BUILD)/bench/quality/test_split deps-quality
 	bench/quality/run.sh $(BUILD) $(MODEL) "$(OPTS)" $(QUICK) $(INPUTS)
+
+# make seed-compare [MODEL=...]: the seed's four example faces through MODEL beside the seed's
+# own outputs (out/seed_compare.png) and the estimator's ages of both.
+seed-compare: ageshift deps-quality
+	@mkdir -p out
+	bench/quality/seed_compare.sh ./ageshift $(MODEL) out/seed_compare.png
 
 # Node.js and npm run the estimator; the npm packages come from bench/quality's lock file.
 deps-quality:
