@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "core/base/blas_setup.h"
+#include "core/nn/winograd.h"
 
 int cmd_version(int argc, char **argv)
 {
@@ -9,5 +10,12 @@ int cmd_version(int argc, char **argv)
     char blas[512];
     blas_describe(blas, sizeof blas);
     printf("ageshift %s\n%s\n", AGESHIFT_VERSION, blas);
+    // The convolution paths, and the CPU features a faster one would need.
+    printf("convolutions: im2col + sgemm; 3x3 stride 1 by Winograd F(2x2,3x3) forward from %d "
+           "output tiles, data gradient from %d input tiles (core/nn/winograd.h)\n",
+           WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD);
+    printf("bf16: not used (this CPU %s AVX512_BF16; Debian's OpenBLAS has no sbgemm and ageshift no "
+           "bf16 kernel of its own yet): fp32 throughout\n",
+           __builtin_cpu_supports("avx512bf16") ? "has" : "lacks");
     return 0;
 }
