@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     char model[4096], out[4096];
     snprintf(model, sizeof model, "%s/bench_model.safetensors", argv[2]);
     snprintf(out, sizeof out, "%s/bench_out.mp4", argv[2]);
-    GeneratorArch arch = {{32, 6}, 128};
+    GeneratorArch arch = {{32, 6, UPSAMPLE_CONVT}, 128};
     Net a = {0}, b = {0};
     if (generator_build(&a, arch.gen, &err) || generator_build(&b, arch.gen, &err))
         goto fail;

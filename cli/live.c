@@ -87,8 +87,8 @@ static const Option live_table[] = {
     {.name = "no-generator-thread",
      .type = OPT_CLEAR,
      .offset = FIELD(live.filter.generator_thread),
-     .help = "run the generator between frames instead of beside them (lower fps; each change "
-             "on its own frame)"},
+     .help = "run the generator in line with each frame instead of beside the next (lower fps; "
+             "each change from its own frame)"},
     {.name = "seconds",
      .arg = "N",
      .type = OPT_DOUBLE,
@@ -121,8 +121,9 @@ static LiveArgs live_defaults(void)
                            .message = on_message,
                            .stop = &stop_signal}};
     a.live.filter = ageshift_options_default();
-    a.live.filter.model_path = NULL; // the default model, found after the options
+    a.live.filter.model_path = NULL;       // the default model, found after the options
     a.live.filter.generator_thread = true; // a change per frame, and 30 fps
+    a.live.filter.realtime = true;         // a slow generator must not slow the preview
     return a;
 }
 

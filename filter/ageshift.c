@@ -420,7 +420,9 @@ static void generate(AgeshiftFilter *f, int slot, int s)
     const size_t n = 3 * (size_t)s * s;
     int tag;
     if (f->gen_thread) {
-        if (generator_thread_collect(f->gen_thread, false, &tag, f->fresh))
+        // Offline the change handed over on the frame before is waited for, so the output does
+        // not depend on timing; live it is taken only when ready (a late change is shown late).
+        if (generator_thread_collect(f->gen_thread, !f->opt.realtime, &tag, f->fresh))
             take_change(f, tag, f->frame_index - 1, f->fresh, n);
         if (change_due(f, slot) &&
             generator_thread_submit(f->gen_thread, f->face[slot].id, f->orig_chw) &&
