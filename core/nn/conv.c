@@ -163,36 +163,48 @@ static void direct_backward(const ConvShape *s, const float *img, const float *w
                             const float *dout, float *din, float *dweight, int c0, int c1)
 {
     const int k = s->k, ow = s->ow;
-    for (int c = c0; c < c1; c++)
-        for (int oy = 0; oy < s->oh; oy++)
-            for (int ky = 0; ky < k; ky++) {
-                int iy = oy - s->pad + ky;
-                if (iy < 0 || iy >= s->h)
-                    continue;
-                size_t row_off = ((size_t)c * s->h + iy) * s->w - s->pad;
+    // dweight: one tap's sum over every output row at once, so its partial sums stay in vector
+    // lanes and are reduced once per tap (reducing per row cost 16x more reductions).
+    if (dweight)
+        for (int c = c0; c < c1; c++)
+            for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++) {
                     int x0, x1;
                     tap_range(s, kx, &x0, &x1);
                     for (int o = 0; o < s->oc; o++) {
-                        const size_t wi = (((size_t)o * s->c + c) * k + ky) * k + kx;
-                        const float *d = dout + ((size_t)o * s->oh + oy) * ow;
-                        if (dweight) {
-                            const float *row = img + row_off;
-                            float sum = 0.0f;
+                        float sum = 0.0f;
+                        for (int oy = 0; oy < s->oh; oy++) {
+                            int iy = oy - s->pad + ky;
+                            if (iy < 0 || iy >= s->h)
+                                continue;
+                            const float *row = img + ((size_t)c * s->h + iy) * s->w - s->pad;
+                            const float *d = dout + ((size_t)o * s->oh + oy) * ow;
 #pragma omp simd reduction(+ : sum)
                             for (int x = x0; x < x1; x++)
                                 sum += d[x] * row[x + kx];
-                            dweight[wi] += sum;
                         }
-                        if (din) {
-                            float *drow = din + row_off;
-                            const float wv = weight[wi];
+                        dweight[(((size_t)o * s->c + c) * k + ky) * k + kx] += sum;
+                    }
+                }
+    if (din)
+        for (int c = c0; c < c1; c++)
+            for (int oy = 0; oy < s->oh; oy++)
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = oy - s->pad + ky;
+                    if (iy < 0 || iy >= s->h)
+                        continue;
+                    float *drow = din + ((size_t)c * s->h + iy) * s->w - s->pad;
+                    for (int kx = 0; kx < k; kx++) {
+                        int x0, x1;
+                        tap_range(s, kx, &x0, &x1);
+                        for (int o = 0; o < s->oc; o++) {
+                            const float wv = weight[(((size_t)o * s->c + c) * k + ky) * k + kx];
+                            const float *d = dout + ((size_t)o * s->oh + oy) * ow;
                             for (int x = x0; x < x1; x++)
                                 drow[x + kx] += wv * d[x];
                         }
                     }
                 }
-            }
 }
 
 // ---- the three GEMM products, each split over the pool ----
