@@ -45,11 +45,8 @@ size_t conv_workspace_floats(const ConvShape *s)
     if (use_direct(s))
         return 0;
     size_t col = (size_t)s->c * s->k * s->k * s->oh * s->ow; // im2col: also the weight gradient's
-    if (s->k == 3 && s->stride == 1 && !s->transposed) {     // as if Winograd were on
-        size_t wino = winograd_workspace_floats(s);
-        return wino > col ? wino : col;
-    }
-    return col;
+    size_t wino = winograd_workspace_floats(s);
+    return wino > col ? wino : col;
 }
 
 // ---- im2col and its adjoint, over a block of channels and output rows ----

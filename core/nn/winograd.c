@@ -14,12 +14,21 @@ void winograd_set_mode(WinogradMode m)
     atomic_store(&mode, (int)m);
 }
 
-static size_t tiles_of(int oh, int ow);
+static size_t tiles_of(int oh, int ow)
+{
+    return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
+}
+
+// The shapes these kernels can do at all, whatever the mode.
+static bool eligible(const ConvShape *s)
+{
+    return !s->transposed && s->k == 3 && s->stride == 1 && s->oc >= MIN_OC;
+}
 
 static bool applies(const ConvShape *s, size_t tiles, size_t min_tiles)
 {
     int m = atomic_load(&mode);
-    if (m == WINOGRAD_NEVER || s->transposed || s->k != 3 || s->stride != 1 || s->oc < MIN_OC)
+    if (m == WINOGRAD_NEVER || !eligible(s))
         return false;
     return m == WINOGRAD_ALWAYS || tiles >= min_tiles;
 }
@@ -50,13 +59,10 @@ typedef struct {
     float *v, *m; // [16][c][tiles], [16][oc][tiles]
 } Wino;
 
-static size_t tiles_of(int oh, int ow)
-{
-    return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
-}
-
 size_t winograd_workspace_floats(const ConvShape *s)
 {
+    if (!eligible(s))
+        return 0;
     // Forward: c -> oc over the output's tiles; data gradient: oc -> c over the input's.
     size_t fwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->oh, s->ow));
     size_t bwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->h, s->w));

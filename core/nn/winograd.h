@@ -34,7 +34,8 @@ bool winograd_forward_applies(const ConvShape *s);
 bool winograd_backward_applies(const ConvShape *s);
 
 // Scratch floats for one image's forward or data gradient (the transformed kernel, tiles and
-// products).
+// products), whatever the mode (it may change after a trace is planned); 0 for a shape these
+// kernels never do.
 size_t winograd_workspace_floats(const ConvShape *s);
 
 // One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten).
