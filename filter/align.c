@@ -14,12 +14,9 @@ Similarity align_face(const float *landmarks, int size)
 
 LandmarkBox landmark_box(FaceRect r)
 {
-    float side = LANDMARK_BOX_SCALE * r.w;
-    float cx = r.x + 0.5f * r.w + LANDMARK_BOX_DX * r.w;
-    float cy = r.y + 0.5f * r.h + LANDMARK_BOX_DY * r.w;
+    FaceRect d = face_rect_reframe(r, LANDMARK_BOX_DX, LANDMARK_BOX_DY, LANDMARK_BOX_SCALE);
     // dlib's boxes have whole-pixel corners: rounding keeps the points dlib's for such boxes.
-    float x = roundf(cx - 0.5f * side), y = roundf(cy - 0.5f * side);
-    return (LandmarkBox){x, y, roundf(side), roundf(side)};
+    return (LandmarkBox){roundf(d.x), roundf(d.y), roundf(d.w), roundf(d.h)};
 }
 
 float landmark_box_follow(const LandmarkModel *m, const uint8_t *gray, int w, int h, int stride,

@@ -217,11 +217,8 @@ int face_finder_run(FaceFinder *f, const uint8_t *gray, int w, int h, int stride
             return -1;
         for (int i = 0; i < k && n < MAX_HITS; i++) {
             FaceRect r = unturn(boxes[i], sw, sh, angle);
-            if (second) { // onto the first cascade's framing
-                float cx = r.x + (0.5f + SECOND_DX) * r.w, cy = r.y + 0.5f * r.h + SECOND_DY * r.w;
-                float side = SECOND_SCALE * r.w;
-                r = (FaceRect){cx - 0.5f * side, cy - 0.5f * side, side, side};
-            }
+            if (second) // onto the first cascade's framing
+                r = face_rect_reframe(r, SECOND_DX, SECOND_DY, SECOND_SCALE);
             f->hits[n++] = (FaceHit){
                 {r.x * scale, r.y * scale, r.w * scale, r.h * scale}, boxes[i].neighbors, ps->kind};
         }

@@ -113,6 +113,13 @@ void tracker_free(Tracker *t)
     free(t);
 }
 
+FaceRect face_rect_reframe(FaceRect r, float dx, float dy, float scale)
+{
+    float side = scale * r.w;
+    float cx = r.x + 0.5f * r.w + dx * r.w, cy = r.y + 0.5f * r.h + dy * r.w;
+    return (FaceRect){cx - 0.5f * side, cy - 0.5f * side, side, side};
+}
+
 float face_rect_iou(FaceRect a, FaceRect b)
 {
     if (!(a.w > 0.0f && a.h > 0.0f && b.w > 0.0f && b.h > 0.0f))

@@ -79,4 +79,8 @@ int tracker_faces(const Tracker *t, TrackedFace *out, int max);
 // Intersection over union of two boxes (0 when either is empty).
 float face_rect_iou(FaceRect a, FaceRect b);
 
+// The square another detector (or the landmark model) frames the same face with: r's centre
+// moved by (dx, dy) of its width, its side scale times its width.
+FaceRect face_rect_reframe(FaceRect r, float dx, float dy, float scale);
+
 #endif
