@@ -51,8 +51,8 @@ struct AgeshiftFilter {
     Pool *pool;
     Net net;
     GeneratorArch arch;
-    Trace *trace;
-    GeneratorThread *gen_thread; // NULL: the generator runs in ageshift_process
+    Trace *trace;                // the generator's, when it runs in ageshift_process
+    GeneratorThread *gen_thread; // or its own thread (NULL: none)
     float *fresh;                // a change from the thread
     Cascade *cascade, *second;
     FaceFinder *finder;
@@ -103,13 +103,15 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     if (!f->pool)
         goto fail;
     const int s = f->arch.size;
-    f->trace = trace_create(&f->net, 1, s, s, false, f->pool, err);
-    if (!f->trace)
-        goto fail;
-    if (opt->generator_thread && (!(f->fresh = malloc(3 * (size_t)s * s * sizeof(float))) ||
-                                  !(f->gen_thread = generator_thread_start(&f->net, s, err)))) {
-        if (!f->fresh)
+    // The generator runs on its own thread, with a trace of its own, or here on this one.
+    if (opt->generator_thread) {
+        if (!(f->fresh = malloc(3 * (size_t)s * s * sizeof(float)))) {
             err_set(err, "out of memory");
+            goto fail;
+        }
+        if (!(f->gen_thread = generator_thread_start(&f->net, s, err)))
+            goto fail;
+    } else if (!(f->trace = trace_create(&f->net, 1, s, s, false, f->pool, err))) {
         goto fail;
     }
     f->cascade = cascade_load(opt->cascade_path ? opt->cascade_path : DEFAULT_CASCADE, err);
