@@ -8,30 +8,20 @@
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
 //   effective GFLOP/s and the time of each kind of layer.
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
-//   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES is
-//   read from).
+//   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
+//   and _BACKWARD are read from).
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_faces.h"
 #include "core/base/blas_setup.h"
 #include "core/base/clock.h"
 #include "core/base/rng.h"
 #include "core/nn/winograd.h"
 #include "core/train/cyclegan.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void fill(float *x, size_t n, uint64_t seed)
 {
@@ -41,24 +31,37 @@ static void fill(float *x, size_t n, uint64_t seed)
         x[i] = rng_range(&r, -1.0f, 1.0f);
 }
 
+// A generator with the seed's initialisation, a trace for one size x size image and an input
+// for it (*x, freed by the caller); false after saying why.
+static bool generator_setup(Pool *pool, GeneratorConfig cfg, int size, Net *g, Trace **t, float **x)
+{
+    Err err;
+    *g = (Net){0};
+    if (generator_build(g, cfg, &err) != 0 ||
+        !(*t = trace_create(g, 1, size, size, false, pool, &err))) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        net_free(g);
+        return false;
+    }
+    net_init_weights(g, 1);
+    size_t n = 3 * (size_t)size * size;
+    *x = malloc(n * sizeof **x);
+    fill(*x, n, 2);
+    return true;
+}
+
 // The generator's inference time (median ms of runs after 2 warm-up runs), with its
 // multiply-accumulates and parameters; -1 on failure (after saying why).
 static double infer_ms(Pool *pool, int size, int blocks, int ngf, int runs, double *macs,
                        size_t *params)
 {
-    Err err;
-    Net g = {0};
-    Trace *t = NULL;
-    if (generator_build(&g, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, &err) != 0 ||
-        !(t = trace_create(&g, 1, size, size, false, pool, &err))) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        net_free(&g);
+    Net g;
+    Trace *t;
+    float *x;
+    if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, size, &g, &t, &x))
         return -1.0;
-    }
-    net_init_weights(&g, 1);
     size_t n = 3 * (size_t)size * size;
-    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
-    fill(x, n, 2);
+    float *y = malloc(n * sizeof *y);
     double times[64];
     runs = runs < 64 ? runs : 64;
     for (int i = 0; i < 2; i++)
@@ -186,19 +189,11 @@ static const char *layer_kind(const Layer *L)
 // convolutions' effective GFLOP/s (2 x direct multiply-adds / time).
 static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up, double peak)
 {
-    Err err;
-    Net g = {0};
-    Trace *t = NULL;
-    if (generator_build(&g, (GeneratorConfig){ngf, blocks, up}, &err) != 0 ||
-        !(t = trace_create(&g, 1, size, size, false, pool, &err))) {
-        fprintf(stderr, "bench: %s\n", err.msg);
-        net_free(&g);
+    Net g;
+    Trace *t;
+    float *x;
+    if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, up}, size, &g, &t, &x))
         return;
-    }
-    net_init_weights(&g, 1);
-    size_t n = 3 * (size_t)size * size;
-    float *x = malloc(n * sizeof *x);
-    fill(x, n, 2);
     enum { RUNS = 9, KINDS = 5 };
     double *sec = calloc((size_t)g.n_layers, sizeof *sec), kind_ms[KINDS][RUNS], total[RUNS];
     const char *names[KINDS] = {0};
