@@ -10,6 +10,8 @@
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
 //   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
 //   and _BACKWARD are read from).
+//   bench_core --direct: the generators' 7x7 convolutions from and to RGB by im2col and by the
+//   direct kernel (direct_conv.h), forward and backward, timed alternately, medians.
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "core/base/blas_setup.h"
 #include "core/base/clock.h"
 #include "core/base/rng.h"
+#include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
 #include "core/train/cyclegan.h"
 
@@ -276,6 +279,54 @@ static void bench_conv(Pool *pool)
     bench_conv_shape(pool, 256, 256, 66, "ngf 64 residual at 256 px (the seed's)");
 }
 
+// One 7x7 stride-1 shape: forward and backward (data and weight gradient), im2col and the
+// direct kernel alternately, median ms of each.
+static void bench_direct_shape(Pool *pool, int c, int oc, int h, const char *where)
+{
+    ConvShape s;
+    conv_shape(&s, 1, c, h, h, oc, 7, 1, 0);
+    size_t ni = (size_t)c * h * h, no = (size_t)oc * s.oh * s.ow, nw = (size_t)oc * c * 49;
+    size_t direct_work = conv_workspace_floats(&s);
+    direct_conv_set_enabled(false);
+    size_t im2col_work = conv_workspace_floats(&s);
+    float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *out = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
+    float *dw = calloc(nw, sizeof(float));
+    float *work = malloc((direct_work > im2col_work ? direct_work : im2col_work) * sizeof(float));
+    fill(in, ni, 3);
+    fill(w, nw, 4);
+    enum { ROUNDS = 9 };
+    double t[2][2][ROUNDS]; // [im2col, direct][forward, backward][round]
+    for (int r = 0; r < ROUNDS; r++)
+        for (int m = 0; m < 2; m++) {
+            direct_conv_set_enabled(m == 1);
+            double t0 = clock_now_s();
+            conv2d_forward(pool, &s, in, w, NULL, out, work);
+            double t1 = clock_now_s();
+            conv2d_backward(pool, &s, in, w, out, din, dw, NULL, work);
+            double t2 = clock_now_s();
+            t[m][0][r] = 1e3 * (t1 - t0);
+            t[m][1][r] = 1e3 * (t2 - t1);
+        }
+    direct_conv_set_enabled(true);
+    double f0 = median(t[0][0], ROUNDS), f1 = median(t[1][0], ROUNDS);
+    double b0 = median(t[0][1], ROUNDS), b1 = median(t[1][1], ROUNDS);
+    printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, f0, f1,
+           f0 / f1, b0, b1, b0 / b1, where);
+    free(in), free(w), free(out), free(din), free(dw), free(work);
+}
+
+static void bench_direct(Pool *pool)
+{
+    printf("   C   OC  input     fwd im2col    direct  ratio  bwd im2col    direct  ratio  (ms)\n");
+    bench_direct_shape(pool, 3, 16, 134, "ngf 16 first layer at 128 px");
+    bench_direct_shape(pool, 16, 3, 134, "ngf 16 last layer at 128 px");
+    bench_direct_shape(pool, 3, 32, 134, "ngf 32 first layer at 128 px");
+    bench_direct_shape(pool, 32, 3, 134, "ngf 32 last layer at 128 px");
+    bench_direct_shape(pool, 3, 64, 262, "ngf 64 first layer at 256 px (the seed's)");
+    bench_direct_shape(pool, 64, 3, 262, "ngf 64 last layer at 256 px");
+}
+
 int main(int argc, char **argv)
 {
     Err err;
@@ -308,6 +359,11 @@ int main(int argc, char **argv)
         bench_layers(pool, 128, 6, 16, UPSAMPLE_RESIZE, peak);
         bench_layers(pool, 128, 6, 32, UPSAMPLE_CONVT, peak);
         bench_layers(pool, 256, 9, 64, UPSAMPLE_CONVT, peak);
+        pool_free(pool);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--direct")) {
+        bench_direct(pool);
         pool_free(pool);
         return 0;
     }

@@ -45,6 +45,10 @@ echo "== 3x3 stride-1 convolutions: im2col + sgemm against Winograd F(2x2, 3x3),
 echo "(the filter and trainer take Winograd where 'by shape' is not noted: core/nn/winograd.h)"
 
 echo
+echo "== 7x7 convolutions from and to RGB: im2col + sgemm against the direct kernel, alternately"
+"$core_bench" --direct 2>/dev/null
+
+echo
 echo "== the roofline: fp32 FMA peak, effective GFLOP/s (2 x direct-convolution MACs / time) and"
 echo "   where a generator's forward pass spends it"
 "$core_bench" --roofline 2>/dev/null

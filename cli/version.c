@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "core/base/blas_setup.h"
+#include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
 
 int cmd_version(int argc, char **argv)
@@ -12,8 +13,9 @@ int cmd_version(int argc, char **argv)
     printf("ageshift %s\n%s\n", AGESHIFT_VERSION, blas);
     // The convolution paths, and the CPU features a faster one would need.
     printf("convolutions: im2col + sgemm; 3x3 stride 1 by Winograd F(2x2,3x3) forward from %d "
-           "output tiles, data gradient from %d input tiles (core/nn/winograd.h)\n",
-           WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD);
+           "output tiles, data gradient from %d input tiles (core/nn/winograd.h); stride 1 with %d "
+           "or fewer channels on one side (the 7x7 RGB layers) directly (core/nn/direct_conv.h)\n",
+           WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, DIRECT_CONV_MAX_CHANNELS);
     printf("bf16: not used (this CPU %s AVX512_BF16; Debian's OpenBLAS has no sbgemm, and a "
            "vdpbf16ps kernel of ours measured slower than fp32 sgemm on Sapphire Rapids): fp32 "
            "throughout\n",

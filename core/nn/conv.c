@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
 
 int conv_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int stride, int pad)
@@ -29,21 +30,10 @@ int convt_shape(ConvShape *s, int n, int c, int h, int w, int oc, int k, int str
     return 0;
 }
 
-// Convolutions with very few output channels (the generator's last 7x7 conv to RGB) make a
-// GEMM with M = OC <= 4: memory-bound and ~20x below the machine's speed, with an im2col
-// matrix of C*K*K*H*W floats (100 MB at 128 px). At stride 1 they are done directly instead:
-// every kernel tap is one vectorised multiply-add of an input row segment into an output row.
-#define DIRECT_MAX_OC 4
-
-static bool use_direct(const ConvShape *s)
-{
-    return !s->transposed && s->stride == 1 && s->oc <= DIRECT_MAX_OC;
-}
-
 size_t conv_workspace_floats(const ConvShape *s)
 {
-    if (use_direct(s))
-        return 0;
+    if (direct_conv_applies(s))
+        return direct_conv_workspace_floats(s);
     size_t col = (size_t)s->c * s->k * s->k * s->oh * s->ow; // im2col: also the weight gradient's
     size_t wino = winograd_workspace_floats(s);
     return wino > col ? wino : col;
@@ -119,91 +109,6 @@ static void col2im_add(const ConvShape *s, const float *col, float *img, int c0,
     }
 }
 
-// ---- direct kernels for few output channels (stride 1) ----
-
-// The output columns [x0, x1) for which tap kx reads inside the input row.
-static void tap_range(const ConvShape *s, int kx, int *x0, int *x1)
-{
-    *x0 = s->pad - kx > 0 ? s->pad - kx : 0;
-    *x1 = s->w + s->pad - kx < s->ow ? s->w + s->pad - kx : s->ow;
-}
-
-// Output rows [oy0, oy1) of out = conv(img) (no bias).
-static void direct_forward(const ConvShape *s, const float *img, const float *weight, float *out,
-                           int oy0, int oy1)
-{
-    const int k = s->k, ow = s->ow;
-    for (int o = 0; o < s->oc; o++)
-        memset(out + ((size_t)o * s->oh + oy0) * ow, 0, (size_t)(oy1 - oy0) * ow * sizeof(float));
-    for (int oy = oy0; oy < oy1; oy++)
-        for (int c = 0; c < s->c; c++)
-            for (int ky = 0; ky < k; ky++) {
-                int iy = oy - s->pad + ky;
-                if (iy < 0 || iy >= s->h)
-                    continue;
-                const float *row = img + ((size_t)c * s->h + iy) * s->w - s->pad;
-                for (int kx = 0; kx < k; kx++) {
-                    int x0, x1;
-                    tap_range(s, kx, &x0, &x1);
-                    for (int o = 0; o < s->oc; o++) {
-                        const float wv = weight[(((size_t)o * s->c + c) * k + ky) * k + kx];
-                        float *dst = out + ((size_t)o * s->oh + oy) * ow;
-                        for (int x = x0; x < x1; x++)
-                            dst[x] += wv * row[x + kx];
-                    }
-                }
-            }
-}
-
-// Input channels [c0, c1) of din and dweight.
-static void direct_backward(const ConvShape *s, const float *img, const float *weight,
-                            const float *dout, float *din, float *dweight, int c0, int c1)
-{
-    const int k = s->k, ow = s->ow;
-    // dweight: one tap's sum over every output row at once, so its partial sums stay in vector
-    // lanes and are reduced once per tap (reducing per row cost 16x more reductions).
-    if (dweight)
-        for (int c = c0; c < c1; c++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    int x0, x1;
-                    tap_range(s, kx, &x0, &x1);
-                    for (int o = 0; o < s->oc; o++) {
-                        float sum = 0.0f;
-                        for (int oy = 0; oy < s->oh; oy++) {
-                            int iy = oy - s->pad + ky;
-                            if (iy < 0 || iy >= s->h)
-                                continue;
-                            const float *row = img + ((size_t)c * s->h + iy) * s->w - s->pad;
-                            const float *d = dout + ((size_t)o * s->oh + oy) * ow;
-#pragma omp simd reduction(+ : sum)
-                            for (int x = x0; x < x1; x++)
-                                sum += d[x] * row[x + kx];
-                        }
-                        dweight[(((size_t)o * s->c + c) * k + ky) * k + kx] += sum;
-                    }
-                }
-    if (din)
-        for (int c = c0; c < c1; c++)
-            for (int oy = 0; oy < s->oh; oy++)
-                for (int ky = 0; ky < k; ky++) {
-                    int iy = oy - s->pad + ky;
-                    if (iy < 0 || iy >= s->h)
-                        continue;
-                    float *drow = din + ((size_t)c * s->h + iy) * s->w - s->pad;
-                    for (int kx = 0; kx < k; kx++) {
-                        int x0, x1;
-                        tap_range(s, kx, &x0, &x1);
-                        for (int o = 0; o < s->oc; o++) {
-                            const float wv = weight[(((size_t)o * s->c + c) * k + ky) * k + kx];
-                            const float *d = dout + ((size_t)o * s->oh + oy) * ow;
-                            for (int x = x0; x < x1; x++)
-                                drow[x + kx] += wv * d[x];
-                        }
-                    }
-                }
-}
-
 // ---- the three GEMM products, each split over the pool ----
 
 typedef struct {
@@ -213,7 +118,7 @@ typedef struct {
     float beta;
 } ConvJob;
 
-// out_img (OC, P) (beta: 0 overwrite, 1 add; direct convs only overwrite) = weight (OC, CKK) x
+// out_img (OC, P) (beta: 0 overwrite, 1 add) = weight (OC, CKK) x
 // im2col(img), split by output rows: each thread builds the columns of its rows and multiplies
 // them.
 static void data_forward_part(void *ctx, int t, int n)
@@ -264,22 +169,6 @@ static void weight_backward_part(void *ctx, int t, int n)
     im2col(s, j->img, col, (int)c0, (int)c1, 0, s->oh);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->oc, rows, p, 1.0f, j->d, p, col, p,
                 1.0f, j->out + c0 * kk, ckk);
-}
-
-static void direct_forward_part(void *ctx, int t, int n)
-{
-    const ConvJob *j = ctx;
-    size_t oy0, oy1;
-    pool_split((size_t)j->s->oh, t, n, &oy0, &oy1);
-    direct_forward(j->s, j->img, j->weight, j->out, (int)oy0, (int)oy1);
-}
-
-static void direct_backward_part(void *ctx, int t, int n)
-{
-    const ConvJob *j = ctx;
-    size_t c0, c1;
-    pool_split((size_t)j->s->c, t, n, &c0, &c1);
-    direct_backward(j->s, j->img, j->weight, j->d, j->out, j->work, (int)c0, (int)c1);
 }
 
 // ---- bias ----
@@ -339,8 +228,12 @@ static void conv_data_forward(Pool *pool, const ConvShape *s, const float *img, 
         winograd_forward(pool, s, img, weight, out, work);
         return;
     }
+    if (beta == 0.0f && direct_conv_applies(s)) {
+        direct_conv_forward(pool, s, img, weight, out, work);
+        return;
+    }
     ConvJob j = {.s = s, .img = img, .weight = weight, .out = out, .work = work, .beta = beta};
-    pool_run(pool, use_direct(s) ? direct_forward_part : data_forward_part, &j);
+    pool_run(pool, data_forward_part, &j);
 }
 
 static void conv_data_backward(Pool *pool, const ConvShape *s, const float *weight,
@@ -381,15 +274,9 @@ void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const floa
         const float *d = dout + n * s->oc * out_plane;
         if (dbias)
             accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
-        if (use_direct(s)) {
-            // work carries dweight here: the direct kernels need no scratch.
-            ConvJob j = {.s = s,
-                         .img = in + n * in_sz,
-                         .weight = weight,
-                         .d = d,
-                         .out = din ? din + n * in_sz : NULL,
-                         .work = dweight};
-            pool_run(pool, direct_backward_part, &j);
+        if (direct_conv_applies(s)) {
+            direct_conv_backward(pool, s, in + n * in_sz, weight, d, din ? din + n * in_sz : NULL,
+                                 dweight, work);
             continue;
         }
         if (dweight)

@@ -1,5 +1,6 @@
 // 2-D convolution and transposed convolution by im2col + cblas_sgemm (as Caffe does); 3x3
-// stride-1 convolutions forward and their data gradient by Winograd's F(2x2, 3x3) (winograd.h).
+// stride-1 convolutions forward and their data gradient by Winograd's F(2x2, 3x3) (winograd.h);
+// stride-1 convolutions with few channels on one side directly (direct_conv.h).
 // A transposed convolution is the data-gradient of a convolution, so one set of kernels
 // serves both. Layouts are PyTorch's: tensors (N, C, H, W); conv weight (OC, C, K, K);
 // transposed-conv weight (C_in, C_out, K, K). Every backward ACCUMULATES into its outputs.

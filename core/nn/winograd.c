@@ -4,8 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-// Below this many output channels the convolution is done directly (conv.c's DIRECT_MAX_OC).
-#define MIN_OC 5
+#include "core/nn/direct_conv.h"
 
 static _Atomic int mode = WINOGRAD_BY_SHAPE;
 
@@ -22,7 +21,7 @@ static size_t tiles_of(int oh, int ow)
 // The shapes these kernels can do at all, whatever the mode.
 static bool eligible(const ConvShape *s)
 {
-    return !s->transposed && s->k == 3 && s->stride == 1 && s->oc >= MIN_OC;
+    return !s->transposed && s->k == 3 && s->stride == 1 && !direct_conv_applies(s);
 }
 
 static bool applies(const ConvShape *s, size_t tiles, size_t min_tiles)

@@ -21,7 +21,7 @@ typedef enum { WINOGRAD_BY_SHAPE, WINOGRAD_ALWAYS, WINOGRAD_NEVER } WinogradMode
 void winograd_set_mode(WinogradMode mode);
 
 // Whether the forward of s (its data gradient) is done here: a 3x3 stride-1 convolution, not
-// transposed, with more than 4 output channels, and by shape only when its tiles (2x2 of the
+// transposed, not one direct_conv.h does, and by shape only when its tiles (2x2 of the
 // output; for the gradient, of the input) are at least these many. Measured on the generators'
 // shapes (`bench_core --conv`, in make bench; 2 cores, OpenBLAS SkylakeX): forward 1.16-1.18x
 // faster than im2col at 256 tiles (32x32), 1.6x from 1,024 (64x64) up, 0.2-0.5x at 64 and
