@@ -10,8 +10,11 @@
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
 //   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
 //   and _BACKWARD are read from).
+//   bench_core --bf16: each generator at fp32 and with bf16 convolutions (AMX, conv_bf16.h),
+//   alternately: medians and the bf16 output's PSNR against fp32.
 //   bench_core --direct: the generators' 7x7 convolutions from and to RGB by im2col and by the
 //   direct kernel (direct_conv.h), forward and backward, timed alternately, medians.
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "core/base/blas_setup.h"
 #include "core/base/clock.h"
 #include "core/base/rng.h"
+#include "core/nn/conv_bf16.h"
 #include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
 #include "core/train/cyclegan.h"
@@ -185,19 +189,33 @@ static const char *layer_kind(const Layer *L)
         return "3x3 stride 2 (downsampling)";
     if (L->kind == LAYER_CONVT)
         return "3x3 transposed (upsampling)";
-    return "pads, norms, activations, adds";
+    if (L->kind == LAYER_INSTANCE_NORM)
+        return "instance norms";
+    if (L->kind == LAYER_REFLECT_PAD)
+        return "reflection pads";
+    if (L->kind == LAYER_UPSAMPLE)
+        return "nearest 2x (resize upsampling)";
+    if (L->kind == LAYER_ADD)
+        return "residual adds";
+    return "ReLU, tanh";
 }
 
 // One generator's forward: ms per kind of layer (median over runs of each kind's sum), and the
 // convolutions' effective GFLOP/s (2 x direct multiply-adds / time).
-static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up, double peak)
+static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up, bool bf16,
+                         double peak)
 {
     Net g;
     Trace *t;
     float *x;
+    Err err;
     if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, up}, size, &g, &t, &x))
         return;
-    enum { RUNS = 9, KINDS = 5 };
+    if (bf16 && trace_use_bf16(t, &g, &err) <= 0) {
+        free(x), trace_free(t), net_free(&g);
+        return;
+    }
+    enum { RUNS = 9, KINDS = 10 };
     double *sec = calloc((size_t)g.n_layers, sizeof *sec), kind_ms[KINDS][RUNS], total[RUNS];
     const char *names[KINDS] = {0};
     net_forward(&g, t, x);
@@ -218,8 +236,8 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
         }
     }
     double ms = median(total, RUNS), gflops = 2.0 * trace_macs(&g, t) / (ms * 1e6);
-    printf("%d/%d/%d %s: %.2f ms, %.0f GFLOP/s effective (%.0f%% of the FMA peak)\n", size, blocks,
-           ngf, upsample_name(up), ms, gflops, 100.0 * gflops / peak);
+    printf("%d/%d/%d %s%s: %.2f ms, %.0f GFLOP/s effective (%.0f%% of the fp32 FMA peak)\n", size,
+           blocks, ngf, upsample_name(up), bf16 ? " bf16" : "", ms, gflops, 100.0 * gflops / peak);
     for (int k = 0; k < KINDS && names[k]; k++) {
         double km = median(kind_ms[k], RUNS);
         printf("  %-45s %8.2f ms  %4.1f%%\n", names[k], km, 100.0 * km / ms);
@@ -327,6 +345,59 @@ static void bench_direct(Pool *pool)
     bench_direct_shape(pool, 64, 3, 262, "ngf 64 last layer at 256 px");
 }
 
+// One generator at fp32 and with bf16 convolutions (trace_use_bf16), alternately: median ms of
+// each and the bf16 output's PSNR against fp32 (outputs -1..1 read as 0..1).
+static void bench_bf16_config(Pool *pool, int size, int blocks, int ngf, Upsample up)
+{
+    Net g;
+    Trace *t32, *t16;
+    float *x;
+    Err err;
+    if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, up}, size, &g, &t32, &x))
+        return;
+    if (!(t16 = trace_create(&g, 1, size, size, false, pool, &err)) ||
+        trace_use_bf16(t16, &g, &err) < 0) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return;
+    }
+    enum { RUNS = 9 };
+    size_t n = 3 * (size_t)size * size;
+    float *y = malloc(n * sizeof *y);
+    double ms[2][RUNS];
+    net_forward(&g, t32, x);
+    net_forward(&g, t16, x);
+    for (int r = 0; r < RUNS; r++)
+        for (int m = 0; m < 2; m++) {
+            double t0 = clock_now_s();
+            net_forward(&g, m ? t16 : t32, x);
+            ms[m][r] = 1e3 * (clock_now_s() - t0);
+        }
+    memcpy(y, net_forward(&g, t32, x), n * sizeof *y);
+    const float *b = net_forward(&g, t16, x);
+    double mse = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mse += 0.25 * (double)(y[i] - b[i]) * (y[i] - b[i]);
+    double f = median(ms[0], RUNS), h = median(ms[1], RUNS);
+    printf("%3d/%d/%-3d %-7s %9.2f %9.2f %6.2fx %8.1f dB\n", size, blocks, ngf,
+           upsample_name(up), f, h, f / h, 10.0 * log10(n / fmax(mse, 1e-20)));
+    free(y), free(x);
+    trace_free(t32), trace_free(t16);
+    net_free(&g);
+}
+
+static void bench_bf16(Pool *pool)
+{
+    printf("bf16 convolutions: %s\n", conv_bf16_describe());
+    if (!conv_bf16_available())
+        return;
+    printf("config     upsample  fp32 ms   bf16 ms  ratio  PSNR of bf16 against fp32\n");
+    const int configs[3][3] = {{128, 6, 16}, {128, 6, 32}, {256, 9, 64}};
+    for (int c = 0; c < 3; c++)
+        for (int u = 0; u < 2; u++)
+            bench_bf16_config(pool, configs[c][0], configs[c][1], configs[c][2],
+                              u ? UPSAMPLE_RESIZE : UPSAMPLE_CONVT);
+}
+
 int main(int argc, char **argv)
 {
     Err err;
@@ -355,10 +426,18 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--roofline")) {
         double peak = fma_peak_gflops(pool);
         printf("fp32 FMA peak, measured: %.0f GFLOP/s on %d threads\n", peak, pool_threads(pool));
-        bench_layers(pool, 128, 6, 16, UPSAMPLE_CONVT, peak);
-        bench_layers(pool, 128, 6, 16, UPSAMPLE_RESIZE, peak);
-        bench_layers(pool, 128, 6, 32, UPSAMPLE_CONVT, peak);
-        bench_layers(pool, 256, 9, 64, UPSAMPLE_CONVT, peak);
+        for (int bf16 = 0; bf16 < 2; bf16++) { // bf16: where conv_bf16_available()
+            bench_layers(pool, 128, 6, 16, UPSAMPLE_CONVT, bf16, peak);
+            bench_layers(pool, 128, 6, 16, UPSAMPLE_RESIZE, bf16, peak);
+            bench_layers(pool, 128, 6, 32, UPSAMPLE_CONVT, bf16, peak);
+            bench_layers(pool, 128, 6, 32, UPSAMPLE_RESIZE, bf16, peak);
+            bench_layers(pool, 256, 9, 64, UPSAMPLE_CONVT, bf16, peak);
+        }
+        pool_free(pool);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--bf16")) {
+        bench_bf16(pool);
         pool_free(pool);
         return 0;
     }

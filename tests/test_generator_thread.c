@@ -44,6 +44,7 @@ Test(generator_thread, the_change_is_the_networks_output_less_the_crop)
     cr_assert_not_null(g, "%s", err.msg);
     Trace *t = trace_create(&net, 1, S, S, false, NULL, &err);
     cr_assert_not_null(t, "%s", err.msg);
+    cr_assert_geq(trace_use_bf16(t, &net, &err), 0, "%s", err.msg); // the thread's kernels too
     float crop[N], delta[N];
     for (int round = 0; round < 3; round++) {
         random_crop(crop, 10 + (uint64_t)round);

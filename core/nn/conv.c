@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/nn/conv_bf16.h"
 #include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
 
@@ -261,6 +262,18 @@ void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float
     for (int n = 0; n < s->n; n++) {
         float *o = out + n * s->oc * out_plane;
         conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
+        if (bias)
+            add_bias(pool, o, bias, s->oc, out_plane);
+    }
+}
+
+void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
+                         const float *bias, float *out, float *work)
+{
+    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        float *o = out + n * s->oc * out_plane;
+        conv_bf16_forward(pool, s, in + n * in_sz, packed, o, work);
         if (bias)
             add_bias(pool, o, bias, s->oc, out_plane);
     }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/base/pool.h"
 
@@ -34,6 +35,9 @@ size_t conv_workspace_floats(const ConvShape *s);
 // out (N, OC, OH, OW) = conv(in (N, C, H, W), weight) + bias (bias may be NULL).
 void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                     const float *bias, float *out, float *work);
+// conv2d_forward with the weight packed by conv_bf16_pack (conv_bf16.h: inference on AMX).
+void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
+                         const float *bias, float *out, float *work);
 // din (nullable) += dL/din; dweight (nullable) += dL/dweight; dbias (nullable) += dL/dbias.
 void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                      const float *dout, float *din, float *dweight, float *dbias, float *work);

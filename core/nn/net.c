@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/base/clock.h"
+#include "core/nn/conv_bf16.h"
 #include "core/nn/ops.h"
 
 int net_add_layer(Net *net, Layer layer, Err *err)
@@ -42,6 +43,10 @@ struct Trace {
     float *work;      // shared im2col scratch
     float *arena, *grad_arena;
     size_t arena_floats, grad_floats, work_floats;
+    uint16_t **bf16_weight; // per layer: its packed weight, NULL when fp32 (trace_use_bf16)
+    uint16_t *bf16_arena;
+    float *bf16_work;
+    size_t bf16_count, bf16_work_floats;
     Pool *pool; // not owned
 };
 
@@ -175,6 +180,9 @@ void trace_free(Trace *t)
     free(t->rstd);
     free(t->arena);
     free(t->grad_arena);
+    free(t->bf16_weight);
+    free(t->bf16_arena);
+    free(t->bf16_work);
     free(t);
 }
 
@@ -185,7 +193,50 @@ Shape4 trace_output_shape(const Trace *t)
 
 size_t trace_bytes(const Trace *t)
 {
-    return (t->arena_floats + t->work_floats + t->grad_floats) * sizeof(float);
+    return (t->arena_floats + t->work_floats + t->grad_floats + t->bf16_work_floats) *
+               sizeof(float) +
+           t->bf16_count * sizeof(uint16_t);
+}
+
+static bool takes_bf16(const Net *net, const Trace *t, int i)
+{
+    return net->layers[i].kind == LAYER_CONV && net->layers[i].weight >= 0 &&
+           conv_bf16_applies(&t->conv[i]);
+}
+
+int trace_use_bf16(Trace *t, const Net *net, Err *err)
+{
+    if (t->grad_arena)
+        return err_set(err, "bf16 convolutions are for inference: this trace is for training");
+    if (t->bf16_weight || !conv_bf16_available())
+        return 0;
+    int layers = 0, threads = pool_threads(t->pool);
+    for (int i = 0; i < net->n_layers; i++)
+        if (takes_bf16(net, t, i)) {
+            size_t w = conv_bf16_workspace_floats(&t->conv[i], threads);
+            t->bf16_count += conv_bf16_packed_count(&t->conv[i]);
+            t->bf16_work_floats = w > t->bf16_work_floats ? w : t->bf16_work_floats;
+            layers++;
+        }
+    if (layers == 0)
+        return 0;
+    t->bf16_weight = calloc((size_t)net->n_layers, sizeof *t->bf16_weight);
+    t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
+    t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
+    if (!t->bf16_weight || !t->bf16_arena || !t->bf16_work) {
+        free(t->bf16_weight), free(t->bf16_arena), free(t->bf16_work);
+        t->bf16_weight = NULL, t->bf16_arena = NULL, t->bf16_work = NULL;
+        t->bf16_count = t->bf16_work_floats = 0;
+        return err_set(err, "out of memory for bf16 weights (%d layers)", layers);
+    }
+    uint16_t *p = t->bf16_arena;
+    for (int i = 0; i < net->n_layers; i++)
+        if (takes_bf16(net, t, i)) {
+            t->bf16_weight[i] = p;
+            conv_bf16_pack(&t->conv[i], param_data(&net->params, net->layers[i].weight), p);
+            p += conv_bf16_packed_count(&t->conv[i]);
+        }
+    return layers;
 }
 
 double trace_macs(const Net *net, const Trace *t)
@@ -294,7 +345,10 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
         const Layer *L = &net->layers[i];
         const float *x = t->value[L->in];
         float *y = t->value[i + 1];
-        if (L->kind == LAYER_CONV)
+        if (L->kind == LAYER_CONV && t->bf16_weight && t->bf16_weight[i])
+            conv2d_forward_bf16(t->pool, &t->conv[i], x, t->bf16_weight[i],
+                                param_or_null(net, L->bias), y, t->bf16_work);
+        else if (L->kind == LAYER_CONV)
             conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                            param_or_null(net, L->bias), y, t->work);
         else if (L->kind == LAYER_CONVT)

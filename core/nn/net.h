@@ -59,6 +59,11 @@ size_t trace_bytes(const Trace *t);
 // Multiply-accumulates of the convolutions in one forward pass over the trace's input.
 double trace_macs(const Net *net, const Trace *t);
 
+// Lets the trace's convolutions run in bf16 where conv_bf16.h can (AMX): packs the net's
+// weights now, so they must not change afterwards (inference only; refused on a training
+// trace). Returns the number of layers that will, 0 where none can, -1 with err set.
+int trace_use_bf16(Trace *t, const Net *net, Err *err);
+
 // Runs the network on in (n, C, h, w); returns the output inside the trace (valid until the
 // next call on this trace).
 const float *net_forward(const Net *net, Trace *t, const float *in);

@@ -1,0 +1,37 @@
+// Inference convolutions in bf16 on Intel's AMX tiles (Sapphire Rapids and later): the weight is
+// rounded to bf16 once, each input as it comes, and TDPBF16PS multiplies 16x32 by 32x16 blocks
+// into fp32 accumulators (16x16 each, four at a time; conv_bf16.c says how). bf16 keeps 8 bits
+// of mantissa, so this is for inference only (the generators in the filter, where the weights
+// never change); training stays fp32. Used only where the CPU has AMX-BF16 and the kernel
+// grants this process the tile state (Linux's ARCH_REQ_XCOMP_PERM); everything else runs fp32.
+#ifndef AGESHIFT_CONV_BF16_H
+#define AGESHIFT_CONV_BF16_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/pool.h"
+#include "core/nn/conv.h"
+
+// Whether this CPU and OS can run the kernels below (asked once; the answer is kept).
+bool conv_bf16_available(void);
+// Why not, or which path: for `ageshift version`.
+const char *conv_bf16_describe(void);
+
+// Whether s can be done here: a forward (not transposed) convolution with a multiple of 16
+// output channels that no direct kernel takes, on a CPU where conv_bf16_available().
+bool conv_bf16_applies(const ConvShape *s);
+
+// The weight (OC, C, K, K) rounded to bf16 in the tiles' layout, channels padded to 32.
+size_t conv_bf16_packed_count(const ConvShape *s); // uint16_t elements
+void conv_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed);
+
+// Scratch floats for one image split over threads pool threads.
+size_t conv_bf16_workspace_floats(const ConvShape *s, int threads);
+
+// One image: out (OC, OH, OW) = conv(in (C, H, W), packed weight) (no bias; out overwritten).
+void conv_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
+                       float *out, float *work);
+
+#endif

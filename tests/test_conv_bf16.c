@@ -1,0 +1,136 @@
+// bf16 inference convolutions on AMX (core/nn/conv_bf16.h) against fp32: each of the generators'
+// kinds of convolution, and the default model's whole generator on real faces (PSNR >= 40 dB,
+// issue 15's bar). On a CPU without AMX-BF16 the kernels are never used: the tests say so and
+// check only that a trace then stays fp32.
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/base/rng.h"
+#include "core/model/model_file.h"
+#include "core/nn/conv.h"
+#include "core/nn/conv_bf16.h"
+#include "core/nn/net.h"
+#include "media/image_io.h"
+#include "tests/faces.h"
+
+typedef struct {
+    int c, oc, h, w, k, stride, pad;
+} Case;
+
+static const Case cases[] = {
+    {64, 64, 34, 34, 3, 1, 0},   // ngf 16 residual at 128 px
+    {16, 32, 128, 128, 3, 2, 1}, // downsampling
+    {64, 32, 66, 66, 3, 1, 0},   // resize upsampling
+    {5, 32, 11, 9, 3, 1, 1},     // taps padded (45 -> 64), columns not whole tiles
+    {8, 48, 7, 13, 4, 2, 1},     // three row tiles, stride 2
+};
+
+Test(conv_bf16, each_kind_of_convolution_is_within_bf16s_rounding_of_fp32)
+{
+    if (!conv_bf16_available())
+        cr_skip_test("bf16 kernels not used here: %s", conv_bf16_describe());
+    Err err;
+    Pool *pool = pool_create(3, &err); // uneven splits over rows
+    cr_assert_not_null(pool, "%s", err.msg);
+    for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+        const Case *t = &cases[q];
+        ConvShape s;
+        cr_assert_eq(conv_shape(&s, 1, t->c, t->h, t->w, t->oc, t->k, t->stride, t->pad), 0);
+        cr_assert(conv_bf16_applies(&s), "case %zu", q);
+        size_t ni = (size_t)s.c * s.h * s.w, no = (size_t)s.oc * s.oh * s.ow,
+               nw = (size_t)s.oc * s.c * s.k * s.k;
+        float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *want = malloc(no * sizeof(float)), *got = malloc(no * sizeof(float));
+        uint16_t *packed = malloc(conv_bf16_packed_count(&s) * sizeof(uint16_t));
+        float *work = malloc(conv_workspace_floats(&s) * sizeof(float));
+        float *work16 = malloc(conv_bf16_workspace_floats(&s, 3) * sizeof(float));
+        Rng r;
+        rng_seed(&r, 40 + q);
+        for (size_t i = 0; i < ni; i++)
+            in[i] = rng_range(&r, -1, 1);
+        for (size_t i = 0; i < nw; i++)
+            w[i] = 0.1f * rng_normal(&r);
+        for (size_t i = 0; i < no; i++)
+            got[i] = 1e9f; // overwritten
+        conv2d_forward(pool, &s, in, w, NULL, want, work);
+        conv_bf16_pack(&s, w, packed);
+        conv_bf16_forward(pool, &s, in, packed, got, work16);
+        double err2 = 0.0, ref2 = 0.0, worst = 0.0;
+        for (size_t i = 0; i < no; i++) {
+            double d = got[i] - want[i];
+            err2 += d * d, ref2 += (double)want[i] * want[i];
+            worst = fmax(worst, fabs(d));
+        }
+        double rel = sqrt(err2 / ref2);
+        // Inputs and weights each rounded to 8 bits of mantissa (2^-9 relative), products
+        // summed in fp32: about 0.3% of the output's RMS; a wrong tap or column is ~100%.
+        cr_expect_leq(rel, 0.006, "case %zu: RMS error %.4f of the output's RMS", q, rel);
+        cr_expect_leq(worst, 0.05 * sqrt(ref2 / no) * 10, "case %zu: worst error %g", q, worst);
+        free(in), free(w), free(want), free(got), free(packed), free(work), free(work16);
+    }
+    pool_free(pool);
+}
+
+// The default model's young-to-old generator on a few faces, fp32 and bf16: PSNR of the bf16
+// output against the fp32 one, pixels on 0..1.
+Test(conv_bf16, the_default_generator_keeps_40_db)
+{
+    Err err;
+    Net net = {0};
+    GeneratorArch arch;
+    cr_assert_eq(model_file_load("samples/model.safetensors", AGE_OLDER, &net, &arch, &err), 0,
+                 "%s", err.msg);
+    Pool *pool = pool_create(2, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    int size = arch.size;
+    Trace *fp32 = trace_create(&net, 1, size, size, false, pool, &err);
+    Trace *bf16 = trace_create(&net, 1, size, size, false, pool, &err);
+    cr_assert(fp32 && bf16, "%s", err.msg);
+    int layers = trace_use_bf16(bf16, &net, &err);
+    cr_assert_geq(layers, 0, "%s", err.msg);
+    if (!conv_bf16_available()) {
+        cr_expect_eq(layers, 0, "no AMX: the trace stays fp32");
+        cr_skip_test("bf16 kernels not used here: %s", conv_bf16_describe());
+    }
+    cr_expect_geq(layers, 2 * arch.gen.n_blocks, "the residual blocks' convolutions at least");
+    Image face = {0}, small = {0};
+    float *x = malloc((size_t)3 * size * size * sizeof(float));
+    size_t n = (size_t)3 * size * size;
+    for (int k = 0; k < 3; k++) {
+        char path[4096];
+        test_need_face(k % 2 ? "old" : "young", NULL, k, path);
+        cr_assert_eq(image_load(path, &face, &err), 0, "%s", err.msg);
+        cr_assert_eq(image_resize(&face, size, size, &small, &err), 0, "%s", err.msg);
+        image_to_planar(&small, x);
+        const float *a = net_forward(&net, fp32, x), *b = net_forward(&net, bf16, x);
+        double mse = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = 0.5 * (a[i] - b[i]); // outputs are -1..1
+            mse += d * d;
+        }
+        double psnr = 10.0 * log10(1.0 / fmax(mse / n, 1e-20));
+        cr_expect_geq(psnr, 40.0, "%s: PSNR %.1f dB", path, psnr);
+        cr_log_info("%s: bf16 against fp32, PSNR %.1f dB", path, psnr);
+        cr_expect_gt(mse, 0.0, "%s: the same output as fp32: were the bf16 kernels used?", path);
+        image_free(&face), image_free(&small);
+    }
+    free(x);
+    trace_free(fp32), trace_free(bf16);
+    pool_free(pool);
+    net_free(&net);
+}
+
+Test(conv_bf16, a_training_trace_is_refused)
+{
+    Err err;
+    Net net = {0};
+    cr_assert_eq(generator_build(&net, (GeneratorConfig){8, 1, UPSAMPLE_RESIZE}, &err), 0, "%s",
+                 err.msg);
+    Trace *t = trace_create(&net, 1, 32, 32, true, NULL, &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cr_expect_eq(trace_use_bf16(t, &net, &err), -1);
+    cr_expect(strstr(err.msg, "inference"), "%s", err.msg);
+    trace_free(t);
+    net_free(&net);
+}
