@@ -8,24 +8,24 @@
 #define MAX_BLOCK 4
 typedef float Vec __attribute__((vector_size(LANES * sizeof(float))));
 
-static inline Vec load(const float *p)
+// Helpers by pointer, not by value: a 64-byte vector argument would change the calling
+// convention on a build without AVX-512 (GCC and Clang warn of it, -Wpsabi).
+static inline void load(Vec *v, const float *p)
 {
-    Vec v;
-    memcpy(&v, p, sizeof v); // unaligned load
-    return v;
+    memcpy(v, p, sizeof *v); // unaligned load
 }
 
-static inline void store(float *p, Vec v)
+static inline void store(float *p, const Vec *v)
 {
-    memcpy(p, &v, sizeof v);
+    memcpy(p, v, sizeof *v);
 }
 
-static inline Vec splat(float x)
+static inline void splat(Vec *v, float x)
 {
-    return x - (Vec){0}; // x - 0 is x for every x (-0 too): folds to one broadcast
+    *v = x - (Vec){0}; // x - 0 is x for every x (-0 too): folds to one broadcast
 }
 
-static inline float sum_lanes(Vec v)
+static inline float sum_lanes(const Vec *v)
 {
     float lane[LANES], s = 0.0f;
     store(lane, v);
@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void valid_block(const Valid *v, in
     Vec acc[MAX_BLOCK][MAX_BLOCK];
     for (int o = 0; o < ob; o++)
         for (int i = 0; i < nv; i++)
-            acc[o][i] = splat(0.0f);
+            splat(&acc[o][i], 0.0f);
     for (int c = 0; c < v->c; c++)
         for (int ky = 0; ky < k; ky++) {
             const float *row = v->in + ((size_t)c * v->h + oy + ky) * v->w + x0;
@@ -78,9 +78,10 @@ static inline __attribute__((always_inline)) void valid_block(const Valid *v, in
             for (int kx = 0; kx < k; kx++) {
                 Vec x[MAX_BLOCK];
                 for (int i = 0; i < nv; i++)
-                    x[i] = load(row + kx + i * LANES);
+                    load(&x[i], row + kx + i * LANES);
                 for (int o = 0; o < ob; o++) {
-                    Vec wv = splat(wrow[o * w_stride + kx]);
+                    Vec wv;
+                    splat(&wv, wrow[o * w_stride + kx]);
                     for (int i = 0; i < nv; i++)
                         acc[o][i] += wv * x[i];
                 }
@@ -91,11 +92,17 @@ static inline __attribute__((always_inline)) void valid_block(const Valid *v, in
         for (int i = 0; i < nv; i++) {
             float *d = dst + i * LANES;
             if (skip <= i * LANES) {
-                store(d, v->add ? load(d) + acc[o][i] : acc[o][i]);
+                Vec r = acc[o][i];
+                if (v->add) {
+                    Vec old;
+                    load(&old, d);
+                    r += old;
+                }
+                store(d, &r);
                 continue;
             }
             float lane[LANES];
-            store(lane, acc[o][i]);
+            store(lane, &acc[o][i]);
             for (int l = skip - i * LANES; l < LANES; l++)
                 d[l] = v->add ? d[l] + lane[l] : lane[l];
         }
@@ -256,7 +263,7 @@ static inline __attribute__((always_inline)) void weight_block(const WeightGrad 
     float tail[MAX_BLOCK][MAX_BLOCK] = {{0}};
     for (int o = 0; o < ob; o++)
         for (int j = 0; j < kb; j++)
-            acc[o][j] = splat(0.0f);
+            splat(&acc[o][j], 0.0f);
     for (int oy = 0; oy < s->oh; oy++) {
         const float *x = g->in + ((size_t)c * ih + oy + ky) * iw + kx0;
         const float *d[MAX_BLOCK];
@@ -265,9 +272,10 @@ static inline __attribute__((always_inline)) void weight_block(const WeightGrad 
         for (int i = 0; i < vec_end; i += LANES) {
             Vec dv[MAX_BLOCK];
             for (int o = 0; o < ob; o++)
-                dv[o] = load(d[o] + i);
+                load(&dv[o], d[o] + i);
             for (int j = 0; j < kb; j++) {
-                Vec xv = load(x + i + j);
+                Vec xv;
+                load(&xv, x + i + j);
                 for (int o = 0; o < ob; o++)
                     acc[o][j] += dv[o] * xv;
             }
@@ -281,7 +289,7 @@ static inline __attribute__((always_inline)) void weight_block(const WeightGrad 
     for (int o = 0; o < ob; o++)
         for (int j = 0; j < kb; j++)
             g->dweight[(((size_t)(o0 + o) * s->c + c) * k + ky) * k + kx0 + j] +=
-                sum_lanes(acc[o][j]) + tail[o][j];
+                sum_lanes(&acc[o][j]) + tail[o][j];
 }
 
 #define WEIGHT_CASE(OB, KB)                                                                     \
