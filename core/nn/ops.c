@@ -1,6 +1,7 @@
 #include "core/nn/ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static inline int reflect(int i, int n)
@@ -141,10 +142,38 @@ void leaky_relu_backward(const float *out, const float *dout, float *din, size_t
         din[i] += out[i] > 0.0f ? dout[i] : LEAKY_RELU_SLOPE * dout[i];
 }
 
+// tanh in a form the compiler vectorises (libm's tanhf is a call per element: 1 ms of the
+// default generator's 8). |x| < 1/16: its series to x^7 (error < 1e-10 there); otherwise
+// 1 - 2 / (e^2|x| + 1), with e^y = 2^k e^r (k = round(y / ln 2), |r| <= ln 2 / 2) and e^r by
+// its series to r^7 (relative error ~ 2e-8). |x| is capped at 9, where tanh is 1 in float;
+// NaN gives NaN, as tanhf.
+// Within 1.2e-7 of tanh everywhere (tests/test_ops_grad.c).
+static inline float tanh_vectorisable(float x)
+{
+    const float a = fabsf(x) > 9.0f ? 9.0f : fabsf(x), a2 = a * a; // NaN stays NaN
+    const float series =
+        a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 + a2 * (-17.0f / 315))));
+    const float y = 2.0f * a, shifter = 12582912.0f; // 1.5 * 2^23: adding it rounds to integer
+    const float k = (y * 1.44269504f + shifter) - shifter;
+    const float r = (y - k * 0.693145752f) - k * 1.42860677e-6f; // ln 2 in two parts
+    const float er =
+        1.0f +
+        r * (1.0f +
+             r * (0.5f +
+                  r * (1.0f / 6 +
+                       r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    const int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    const float t = a < 0.0625f ? series : 1.0f - 2.0f / (er * scale + 1.0f);
+    return copysignf(t, x);
+}
+
 void tanh_forward(const float *in, float *out, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
-        out[i] = tanhf(in[i]);
+        out[i] = tanh_vectorisable(in[i]);
 }
 
 void tanh_backward(const float *out, const float *dout, float *din, size_t n)
