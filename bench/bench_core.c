@@ -1,10 +1,11 @@
 // make bench: the core's speed on the seed's networks. Prints one tab-separated row per
-// generator configuration: impl size blocks ngf params macs infer_ms train_s
+// generator configuration: impl size blocks ngf params macs infer_ms train_s infer_bf16_ms
+// (the last -1 where the CPU has no AMX-BF16)
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
 //   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
-//   alternates it with ONNX Runtime's).
+//   alternates it with ONNX Runtime's); --infer-bf16 the same with bf16 convolutions.
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
 //   effective GFLOP/s and the time of each kind of layer.
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
@@ -57,16 +58,22 @@ static bool generator_setup(Pool *pool, GeneratorConfig cfg, int size, Net *g, T
     return true;
 }
 
-// The generator's inference time (median ms of runs after 2 warm-up runs), with its
-// multiply-accumulates and parameters; -1 on failure (after saying why).
-static double infer_ms(Pool *pool, int size, int blocks, int ngf, int runs, double *macs,
-                       size_t *params)
+// The generator's inference time (median ms of runs after 2 warm-up runs), fp32 or with bf16
+// convolutions, with its multiply-accumulates and parameters; -1 on failure (after saying why)
+// or for bf16 where the CPU has none.
+static double infer_ms(Pool *pool, int size, int blocks, int ngf, int runs, bool bf16,
+                       double *macs, size_t *params)
 {
     Net g;
     Trace *t;
     float *x;
+    Err err;
     if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, size, &g, &t, &x))
         return -1.0;
+    if (bf16 && trace_use_bf16(t, &g, &err) <= 0) {
+        free(x), trace_free(t), net_free(&g);
+        return -1.0;
+    }
     size_t n = 3 * (size_t)size * size;
     float *y = malloc(n * sizeof *y);
     double times[64];
@@ -92,9 +99,10 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
     Err err;
     double macs;
     size_t params;
-    double infer = infer_ms(pool, size, blocks, ngf, runs, &macs, &params);
+    double infer = infer_ms(pool, size, blocks, ngf, runs, false, &macs, &params);
     if (infer < 0)
         return 1;
+    double infer_bf16 = infer_ms(pool, size, blocks, ngf, runs, true, &macs, &params);
     size_t n = 3 * (size_t)size * size;
     float *x = malloc(n * sizeof *x);
     fill(x, n, 2);
@@ -127,8 +135,8 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
         free(b);
         cyclegan_free(gan);
     }
-    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\n", size, blocks, ngf, params, macs, infer,
-           train_s);
+    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\t%.2f\n", size, blocks, ngf, params, macs,
+           infer, train_s, infer_bf16);
     fflush(stdout);
     free(x);
     return 0;
@@ -414,11 +422,12 @@ int main(int argc, char **argv)
             pool_threads(pool));
     if (argc > 1 && !strcmp(argv[1], "--no-winograd"))
         winograd_set_mode(WINOGRAD_NEVER);
-    if (argc == 6 && !strcmp(argv[1], "--infer")) { // --infer SIZE BLOCKS NGF RUNS
+    bool bf16 = argc > 1 && !strcmp(argv[1], "--infer-bf16");
+    if (argc == 6 && (!strcmp(argv[1], "--infer") || bf16)) { // --infer SIZE BLOCKS NGF RUNS
         double macs;
         size_t params;
         double ms = infer_ms(pool, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
-                             &macs, &params);
+                             bf16, &macs, &params);
         printf("%.3f\n", ms);
         pool_free(pool);
         return ms < 0;

@@ -19,24 +19,27 @@ else
 fi
 
 awk -F'\t' '
-    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; next }
+    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; tb[key] = $9; next }
+    function ratio(theirs, ours) { return (theirs > 0 && ours > 0) ? sprintf("%.2fx", theirs / ours) : "-" }
+    function shown(v, f) { return v > 0 ? sprintf(f, v) : "-" }
     BEGIN {
-        printf "\n%-12s %10s %8s | %10s %10s %7s | %9s %9s %7s\n", "size/blk/ngf", "params",
-               "GMACs", "infer ms", "torch ms", "ratio", "train s", "torch s", "ratio"
+        printf "\n%-12s %9s %6s | %8s %8s %6s | %8s %8s %6s | %7s %7s %6s\n", "size/blk/ngf",
+               "params", "GMACs", "infer ms", "torch", "ratio", "bf16 ms", "torch", "ratio",
+               "train s", "torch", "ratio"
     }
     {
         key = $2 "/" $3 "/" $4
-        ri = (key in ti) ? sprintf("%.2fx", ti[key] / $7) : "-"
-        tr = ($8 > 0) ? sprintf("%.3f", $8) : "-"
-        ttr = (key in tt && tt[key] > 0) ? sprintf("%.3f", tt[key]) : "-"
-        rt = (key in tt && tt[key] > 0 && $8 > 0) ? sprintf("%.2fx", tt[key] / $8) : "-"
-        printf "%-12s %10d %8.2f | %10.2f %10s %7s | %9s %9s %7s\n", key, $5, $6 / 1e9, $7,
-               (key in ti) ? ti[key] : "-", ri, tr, ttr, rt
+        printf "%-12s %9d %6.2f | %8.2f %8s %6s | %8s %8s %6s | %7s %7s %6s\n", key, $5,
+               $6 / 1e9, $7, shown(ti[key], "%.2f"), ratio(ti[key], $7), shown($9, "%.2f"),
+               shown(tb[key], "%.2f"), ratio(tb[key], $9), shown($8, "%.3f"),
+               shown(tt[key], "%.3f"), ratio(tt[key], $8)
     }' "$theirs" "$ours"
 echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
 echo "generators, two discriminators with ndf 64 (ndf 32 for 128/6/16, the default model's"
-echo "architecture), the seed's losses, batch 1), median."
+echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's AMX convolutions"
+echo "(core/nn/conv_bf16.h) against PyTorch under torch.autocast(bfloat16) (oneDNN); '-' where"
+echo "the CPU has no AMX-BF16."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
 
 echo
@@ -54,6 +57,10 @@ echo "   where a generator's forward pass spends it"
 "$core_bench" --roofline 2>/dev/null
 
 echo
+echo "== bf16 convolutions (AMX) against fp32 in one generator, alternately, and their accuracy"
+"$core_bench" --bf16 2>/dev/null
+
+echo
 echo "== ONNX Runtime (npm onnxruntime-node, its bundled CPU build, 2 intra-op threads) on the"
 echo "   same generators exported by torch.onnx: ageshift and it alternately, 5 rounds"
 onnx_dir=$here/onnx
@@ -66,24 +73,28 @@ if command -v node >/dev/null && /usr/bin/python3 -c 'import torch' 2>/dev/null;
     fi
     models=$(mktemp -d)
     /usr/bin/python3 "$onnx_dir/export.py" "$models" 128/6/16 128/6/32 256/9/64 >/dev/null
-    printf "%-12s %10s %10s %8s\n" "size/blk/ngf" "ours ms" "ORT ms" "ratio"
+    printf "%-12s %10s %10s %8s %10s %8s\n" "size/blk/ngf" "ours ms" "ORT ms" "ratio" "ours bf16" "ratio"
     for cfg in 128/6/16:15 128/6/32:11 256/9/64:5; do
         IFS=/: read -r size blocks ngf runs <<<"$cfg"
         pairs=""
         for round in 1 2 3 4 5; do
             ours_ms=$("$core_bench" --infer "$size" "$blocks" "$ngf" "$runs" 2>/dev/null)
             ort_ms=$(node "$onnx_dir/ort_bench.js" "$models/g_${size}_${blocks}_${ngf}.onnx" "$size" "$runs")
-            pairs="$pairs $ours_ms:$ort_ms"
+            bf16_ms=$("$core_bench" --infer-bf16 "$size" "$blocks" "$ngf" "$runs" 2>/dev/null) ||
+                bf16_ms=-1
+            pairs="$pairs $ours_ms:$ort_ms:$bf16_ms"
         done
-        echo "$pairs" | tr ' ' '\n' | awk -F: -v key="$size/$blocks/$ngf" 'NF == 2 {
-            o[++n] = $1; t[n] = $2; r[n] = $2 / $1 }
+        echo "$pairs" | tr ' ' '\n' | awk -F: -v key="$size/$blocks/$ngf" 'NF == 3 {
+            o[++n] = $1; t[n] = $2; r[n] = $2 / $1; b[n] = $3; rb[n] = $3 > 0 ? $2 / $3 : -1 }
             function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]
                 for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
                 return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-            END { printf "%-12s %10.2f %10.2f %7.2fx\n", key, med(o, n), med(t, n), med(r, n) }'
+            END { printf "%-12s %10.2f %10.2f %7.2fx", key, med(o, n), med(t, n), med(r, n)
+                if (b[1] > 0) printf " %10.2f %7.2fx\n", med(b, n), med(rb, n); else printf " %10s %8s\n", "-", "-" }'
     done
     rm -rf "$models"
-    echo "ratio: the median of the 5 rounds' ORT time / ageshift time (above 1: ageshift faster)"
+    echo "ratio: the median of the 5 rounds' ORT time / ageshift time (above 1: ageshift faster);"
+    echo "ours bf16: with AMX convolutions, timed in the same rounds"
 else
     echo "needs Node.js and python3-torch: ONNX Runtime is not measured"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch side of `make bench`: the seed's networks and training step on the same
 configurations, 2 threads, printed in bench_core's row format (impl size blocks ngf params macs
-infer_ms train_s). Run by bench/run.sh with Debian's python3-torch."""
+infer_ms train_s infer_bf16_ms). Run by bench/run.sh with Debian's python3-torch."""
 
 import os
 import statistics
@@ -70,11 +70,15 @@ def bench(size, blocks, ngf, ndf, train, runs):
     params = sum(p.numel() for p in G.parameters())
     with torch.no_grad():
         infer = timed(lambda: G(x), runs)
+        # PyTorch's own bf16: autocast, which oneDNN runs on AMX or AVX512_BF16 where the CPU
+        # has them.
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            infer_bf16 = timed(lambda: G(x), runs)
     train_s = -1.0
     if train:
         train_s = timed(SeedStep(size, blocks, ngf, ndf), min(runs, 5), warmup=1)
-    print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f" % (size, blocks, ngf, params, infer * 1e3, train_s),
-          flush=True)
+    print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f\t%.2f"
+          % (size, blocks, ngf, params, infer * 1e3, train_s, infer_bf16 * 1e3), flush=True)
 
 
 def main():
