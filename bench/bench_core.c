@@ -393,6 +393,39 @@ static void bench_bf16_config(Pool *pool, int size, int blocks, int ngf, Upsampl
     net_free(&g);
 }
 
+// One stride-1 shape's backward (data and weight gradient): fp32 (conv2d_backward) and bf16
+// (conv_bf16.h's kernels), alternately, median ms of each.
+static void bench_bf16_backward_shape(Pool *pool, int c, int oc, int h, const char *where)
+{
+    ConvShape s;
+    conv_shape(&s, 1, c, h, h, oc, 3, 1, 0);
+    ConvShape g = conv_bf16_gradient_shape(&s);
+    int threads = pool_threads(pool);
+    size_t ni = (size_t)c * h * h, no = (size_t)oc * s.oh * s.ow, nw = (size_t)oc * c * 9;
+    size_t wd = conv_bf16_workspace_floats(&g, threads);
+    size_t ww = conv_bf16_weight_workspace_floats(&s, threads);
+    float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *dout = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
+    float *dw = calloc(nw, sizeof(float)), *work = malloc(conv_workspace_floats(&s) * sizeof(float));
+    float *work16 = malloc((wd > ww ? wd : ww) * sizeof(float));
+    uint16_t *turned = malloc(conv_bf16_packed_count(&g) * sizeof(uint16_t));
+    fill(in, ni, 3), fill(w, nw, 4), fill(dout, no, 5);
+    enum { ROUNDS = 9 };
+    double t[2][ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        double t0 = clock_now_s();
+        conv2d_backward(pool, &s, in, w, dout, din, dw, NULL, work);
+        double t1 = clock_now_s();
+        conv_bf16_pack_turned(&s, w, turned);
+        conv_bf16_forward(pool, &g, dout, turned, din, true, work16);
+        conv_bf16_weight_grad(pool, &s, in, dout, dw, work16);
+        t[0][r] = 1e3 * (t1 - t0), t[1][r] = 1e3 * (clock_now_s() - t1);
+    }
+    double a = median(t[0], ROUNDS), b = median(t[1], ROUNDS);
+    printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, a, b, a / b, where);
+    free(in), free(w), free(dout), free(din), free(dw), free(work), free(work16), free(turned);
+}
+
 static void bench_bf16(Pool *pool)
 {
     printf("bf16 convolutions: %s\n", conv_bf16_describe());
@@ -404,6 +437,12 @@ static void bench_bf16(Pool *pool)
         for (int u = 0; u < 2; u++)
             bench_bf16_config(pool, configs[c][0], configs[c][1], configs[c][2],
                               u ? UPSAMPLE_RESIZE : UPSAMPLE_CONVT);
+    printf("\nbackward (data and weight gradient) of 3x3 stride-1 convolutions, for training:\n"
+           "   C   OC  input     fp32 ms   bf16 ms  ratio\n");
+    bench_bf16_backward_shape(pool, 64, 64, 34, "ngf 16 residual at 128 px");
+    bench_bf16_backward_shape(pool, 64, 32, 66, "ngf 16 resize upsampling 1");
+    bench_bf16_backward_shape(pool, 32, 16, 130, "ngf 16 resize upsampling 2");
+    bench_bf16_backward_shape(pool, 128, 128, 34, "ngf 32 residual at 128 px");
 }
 
 int main(int argc, char **argv)

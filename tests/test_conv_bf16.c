@@ -55,7 +55,7 @@ Test(conv_bf16, each_kind_of_convolution_is_within_bf16s_rounding_of_fp32)
             got[i] = 1e9f; // overwritten
         conv2d_forward(pool, &s, in, w, NULL, want, work);
         conv_bf16_pack(&s, w, packed);
-        conv_bf16_forward(pool, &s, in, packed, got, work16);
+        conv_bf16_forward(pool, &s, in, packed, got, false, work16);
         double err2 = 0.0, ref2 = 0.0, worst = 0.0;
         for (size_t i = 0; i < no; i++) {
             double d = got[i] - want[i];
@@ -133,4 +133,70 @@ Test(conv_bf16, a_training_trace_is_refused)
     cr_expect(strstr(err.msg, "inference"), "%s", err.msg);
     trace_free(t);
     net_free(&net);
+}
+
+// The backward kernels (for training in bf16) against fp32's conv2d_backward on stride-1 shapes:
+// the data gradient (the turned kernel through the forward kernel, adding) and the weight
+// gradient.
+Test(conv_bf16, both_gradients_are_within_bf16s_rounding_of_fp32)
+{
+    if (!conv_bf16_available())
+        cr_skip_test("bf16 kernels not used here: %s", conv_bf16_describe());
+    static const Case grads[] = {
+        {64, 64, 34, 34, 3, 1, 0}, // residual at 128 px
+        {64, 32, 66, 66, 3, 1, 0}, // resize upsampling
+        {48, 16, 9, 21, 3, 1, 1},  // zero padding, odd sides, input blocks 32 + 16
+        {32, 48, 7, 40, 5, 1, 2},  // 5x5, rows past one 32-pixel block
+    };
+    Err err;
+    Pool *pool = pool_create(3, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    for (size_t q = 0; q < sizeof grads / sizeof grads[0]; q++) {
+        const Case *t = &grads[q];
+        ConvShape s;
+        cr_assert_eq(conv_shape(&s, 1, t->c, t->h, t->w, t->oc, t->k, 1, t->pad), 0);
+        ConvShape g = conv_bf16_gradient_shape(&s);
+        cr_assert(conv_bf16_weight_applies(&s) && conv_bf16_applies(&g), "case %zu", q);
+        cr_assert(g.oh == s.h && g.ow == s.w);
+        size_t ni = (size_t)s.c * s.h * s.w, no = (size_t)s.oc * s.oh * s.ow,
+               nw = (size_t)s.oc * s.c * s.k * s.k;
+        float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *dout = malloc(no * sizeof(float));
+        float *din32 = calloc(ni, sizeof(float)), *dw32 = calloc(nw, sizeof(float));
+        float *din16 = malloc(ni * sizeof(float)), *dw16 = malloc(nw * sizeof(float));
+        uint16_t *turned = malloc(conv_bf16_packed_count(&g) * sizeof(uint16_t));
+        float *work = malloc(conv_workspace_floats(&s) * sizeof(float));
+        size_t wd = conv_bf16_workspace_floats(&g, 3), ww = conv_bf16_weight_workspace_floats(&s, 3);
+        float *work16 = malloc((wd > ww ? wd : ww) * sizeof(float));
+        Rng r;
+        rng_seed(&r, 60 + q);
+        for (size_t i = 0; i < ni; i++)
+            in[i] = rng_range(&r, -1, 1), din16[i] = 0.5f;
+        for (size_t i = 0; i < nw; i++)
+            w[i] = 0.1f * rng_normal(&r), dw16[i] = 0.5f;
+        for (size_t i = 0; i < no; i++)
+            dout[i] = rng_range(&r, -1, 1);
+        conv2d_backward(pool, &s, in, w, dout, din32, dw32, NULL, work);
+        conv_bf16_pack_turned(&s, w, turned);
+        conv_bf16_forward(pool, &g, dout, turned, din16, true, work16);
+        conv_bf16_weight_grad(pool, &s, in, dout, dw16, work16);
+        double e2[2] = {0}, r2[2] = {0};
+        for (size_t i = 0; i < ni; i++) {
+            double d = din16[i] - 0.5 - din32[i];
+            e2[0] += d * d, r2[0] += (double)din32[i] * din32[i];
+        }
+        for (size_t i = 0; i < nw; i++) {
+            double d = dw16[i] - 0.5 - dw32[i];
+            e2[1] += d * d, r2[1] += (double)dw32[i] * dw32[i];
+        }
+        cr_log_info("case %zu: RMS error of the data gradient %.4f, the weight gradient %.4f", q,
+                    sqrt(e2[0] / r2[0]), sqrt(e2[1] / r2[1]));
+        cr_expect_leq(sqrt(e2[0] / r2[0]), 0.006, "case %zu: data gradient RMS error %.4f", q,
+                      sqrt(e2[0] / r2[0]));
+        cr_expect_leq(sqrt(e2[1] / r2[1]), 0.006, "case %zu: weight gradient RMS error %.4f", q,
+                      sqrt(e2[1] / r2[1]));
+        free(in), free(w), free(dout), free(din32), free(dw32), free(din16), free(dw16);
+        free(turned), free(work), free(work16);
+    }
+    pool_free(pool);
 }

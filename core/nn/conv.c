@@ -273,7 +273,7 @@ void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const 
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         float *o = out + n * s->oc * out_plane;
-        conv_bf16_forward(pool, s, in + n * in_sz, packed, o, work);
+        conv_bf16_forward(pool, s, in + n * in_sz, packed, o, false, work);
         if (bias)
             add_bias(pool, o, bias, s->oc, out_plane);
     }

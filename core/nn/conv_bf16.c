@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/bf16_tiles.h"
 #include "core/nn/direct_conv.h"
 
 // The convolution as an implicit GEMM, without im2col (which, at AMX's speed, would cost 4x
@@ -14,25 +15,11 @@
 // for each tap and each 32 input channels it adds the weight's 16 x 32 tile times the 32 x 16
 // tile of those pixels, one row per channel pair at a fixed stride. The result lands in the
 // planar output as it is.
-#define TILE 16 // rows of a tile; fp32 columns of an accumulator
-#define CH 32   // bf16 channels in a weight tile's row (64 bytes)
-
-static size_t round_up(size_t x, size_t m)
-{
-    return (x + m - 1) / m * m;
-}
+#define CH 32 // bf16 channels in a weight tile's row (64 bytes)
 
 static size_t channels_padded(const ConvShape *s)
 {
     return round_up((size_t)s->c, CH);
-}
-
-// bf16 of x, rounded to nearest even (as PyTorch's and the hardware's conversions).
-static uint16_t to_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
 // ---- the weight: per (output tile, tap, channel step) one 1 KB tile ----
@@ -57,6 +44,29 @@ void conv_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed)
             }
 }
 
+ConvShape conv_bf16_gradient_shape(const ConvShape *s)
+{
+    ConvShape g = {.n = s->n, .c = s->oc, .h = s->oh, .w = s->ow, .oc = s->c, .k = s->k,
+                   .stride = 1, .pad = s->k - 1 - s->pad, .oh = s->h, .ow = s->w};
+    return g;
+}
+
+void conv_bf16_pack_turned(const ConvShape *s, const float *weight, uint16_t *packed)
+{
+    const ConvShape g = conv_bf16_gradient_shape(s);
+    const int k = s->k, taps = k * k;
+    const size_t steps = channels_padded(&g) / CH;
+    for (int c = 0; c < s->c; c++) // the gradient's output channel
+        for (int tap = 0; tap < taps; tap++)
+            for (size_t o = 0; o < channels_padded(&g); o++) { // its input channel
+                size_t tile = ((size_t)(c / TILE) * taps + tap) * steps + o / CH;
+                float v = o < (size_t)s->oc
+                              ? weight[((size_t)o * s->c + c) * taps + (taps - 1 - tap)]
+                              : 0.0f;
+                packed[(tile * TILE + (size_t)(c % TILE)) * CH + o % CH] = to_bf16(v);
+            }
+}
+
 // ---- the input: channel pairs, zero-padded, columns by phase ----
 
 typedef struct {
@@ -65,6 +75,7 @@ typedef struct {
     uint32_t *x; // channel pairs, see above
     const uint16_t *packed;
     float *out, *work;
+    bool add; // out += instead of out =
 } Job;
 
 // Columns of one phase: enough for the padded row, and for the last tile of a row, which may
@@ -111,13 +122,12 @@ static void convert_pair(const ConvShape *s, const float *in, int y, int c, uint
             memcpy(d + x, &pair, sizeof pair);
         }
         for (; x < s->w; x++)
-            d[x] = to_bf16(r0[x]) | (uint32_t)(r1 ? to_bf16(r1[x]) : 0) << 16;
+            d[x] = bf16_pair(r0[x], r1 ? r1[x] : 0.0f);
         return;
     }
     for (int ix = 0; ix < s->w; ix++) {
         int xp = ix + s->pad;
-        dst[(size_t)(xp % st) * cols + xp / st] =
-            to_bf16(r0[ix]) | (uint32_t)(r1 ? to_bf16(r1[ix]) : 0) << 16;
+        dst[(size_t)(xp % st) * cols + xp / st] = bf16_pair(r0[ix], r1 ? r1[ix] : 0.0f);
     }
 }
 
@@ -142,18 +152,12 @@ size_t conv_bf16_workspace_floats(const ConvShape *s, int threads)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
-#include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} TileConfig;
 
 // Accumulator tile (16 output channels from o0, 16 pixels of row oy from ox0) into out, through
 // the scratch tile when fewer than 16 pixels are left in the row.
@@ -170,16 +174,32 @@ typedef struct {
         }                                                                                       \
     } while (0)
 
+// The same tile's starting value: 0, or what out holds there (the data gradient adds to it).
+#define START(q, o0, ox0)                                                                      \
+    do {                                                                                       \
+        if (!j->add) {                                                                         \
+            _tile_zero(q);                                                                     \
+            break;                                                                             \
+        }                                                                                      \
+        float *src_ = j->out + (size_t)(o0) * plane + (size_t)oy * s->ow + (ox0);               \
+        int left_ = s->ow - (ox0);                                                              \
+        if (left_ >= TILE) {                                                                    \
+            _tile_loadd(q, src_, plane * 4);                                                    \
+        } else {                                                                                \
+            memset(tile, 0, TILE * TILE * sizeof(float));                                       \
+            for (int r_ = 0; r_ < TILE; r_++)                                                   \
+                memcpy(tile + r_ * TILE, src_ + r_ * plane, (size_t)left_ * sizeof(float));     \
+            _tile_loadd(q, tile, TILE * 4);                                                     \
+        }                                                                                       \
+    } while (0)
+
 // Tiles 0-3: accumulators (output block a, pixel block b) = 2a + b; 4, 5: two weight tiles
 // (16 outputs by 32 channels); 6, 7: two pixel tiles (16 channel pairs by 16 pixels).
 __attribute__((target("amx-tile,amx-bf16"))) static void multiply_rows(const Job *j, int oy0,
                                                                        int oy1, float *tile)
 {
     const ConvShape *s = j->s;
-    TileConfig cfg = {.palette = 1};
-    for (int i = 0; i < 8; i++)
-        cfg.colsb[i] = 64, cfg.rows[i] = TILE;
-    _tile_loadconfig(&cfg);
+    tiles_configure();
     const int k = s->k, taps = k * k, st = s->stride;
     const size_t steps = channels_padded(s) / CH, a_tile = TILE * CH, row = pair_row(s);
     const size_t cols = phase_columns(s), pairs = channels_padded(s) / 2;
@@ -191,10 +211,14 @@ __attribute__((target("amx-tile,amx-bf16"))) static void multiply_rows(const Job
             const uint16_t *a1 = a0 + (size_t)taps * steps * a_tile;
             for (int ox0 = 0; ox0 < s->ow; ox0 += 2 * TILE) {
                 const bool two_px = ox0 + TILE < s->ow;
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
+                START(0, o0, ox0);
+                if (two_px)
+                    START(1, o0, ox0 + TILE);
+                if (two_oc) {
+                    START(2, o0 + TILE, ox0);
+                    if (two_px)
+                        START(3, o0 + TILE, ox0 + TILE);
+                }
                 for (int tap = 0; tap < taps; tap++) {
                     const int ky = tap / k, kx = tap % k;
                     const uint32_t *b0 = j->x + (size_t)(oy * st + ky) * pairs * row +
@@ -300,9 +324,15 @@ static void multiply_part(void *ctx, int t, int n)
 }
 
 void conv_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
-                       float *out, float *work)
+                       float *out, bool add, float *work)
 {
-    Job j = {.s = s, .in = in, .x = (uint32_t *)work, .packed = packed, .out = out, .work = work};
+    Job j = {.s = s,
+             .in = in,
+             .x = (uint32_t *)work,
+             .packed = packed,
+             .out = out,
+             .work = work,
+             .add = add};
     pool_run(pool, convert_part, &j);
     pool_run(pool, multiply_part, &j);
 }

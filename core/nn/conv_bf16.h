@@ -30,8 +30,24 @@ void conv_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed);
 // Scratch floats for one image split over threads pool threads.
 size_t conv_bf16_workspace_floats(const ConvShape *s, int threads);
 
-// One image: out (OC, OH, OW) = conv(in (C, H, W), packed weight) (no bias; out overwritten).
+// One image: out (OC, OH, OW) = conv(in (C, H, W), packed weight), or out += it with add (no
+// bias).
 void conv_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
-                       float *out, float *work);
+                       float *out, bool add, float *work);
+
+// The data gradient of a stride-1 s is a convolution too: of the output gradient, zero-padded
+// by k-1-pad, with the weight turned by 180 degrees and its channels swapped. Its shape (for
+// conv_bf16_applies, the workspace and conv_bf16_forward with add), and s's weight packed for it
+// (conv_bf16_packed_count of that shape).
+ConvShape conv_bf16_gradient_shape(const ConvShape *s);
+void conv_bf16_pack_turned(const ConvShape *s, const float *weight, uint16_t *packed);
+
+// The weight gradient of a stride-1 convolution (conv_bf16_weight.c): where it can be done
+// here, its scratch, and one image's dweight (OC, C, K, K) += dL/dweight for in (C, H, W) and
+// dout (OC, OH, OW).
+bool conv_bf16_weight_applies(const ConvShape *s);
+size_t conv_bf16_weight_workspace_floats(const ConvShape *s, int threads);
+void conv_bf16_weight_grad(Pool *pool, const ConvShape *s, const float *in, const float *dout,
+                           float *dweight, float *work);
 
 #endif
