@@ -17,6 +17,7 @@
 #include "core/model/model_file.h"
 #include "core/train/replay_buffer.h"
 #include "core/model/safetensors.h"
+#include "core/nn/conv_bf16.h"
 #include "core/train/trainer.h"
 #include "faces.h"
 #include "shell.h"
@@ -115,10 +116,14 @@ static void out_path(char *buf, size_t len, const char *run, const char *file)
     snprintf(buf, len, "%s/%s/%s", tmp, run, file);
 }
 
+static bool train_bf16; // the next train() runs with --bf16 and channels AMX's tiles take
+
 static int train(const char *run, long max_iterations, bool resume, Err *err)
 {
     TrainConfig c = tiny_config();
     c.max_iterations = max_iterations;
+    if (train_bf16)
+        c.bf16 = true, c.ngf = 8, c.ndf = 16;
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tmp, run);
     return train_run(&c, dir, resume, NULL, err);
@@ -146,17 +151,23 @@ static float *read_all(const char *path, const char *prefix, size_t *n)
     return all;
 }
 
-static long checkpoint_iteration(const char *path)
+static long checkpoint_meta_long(const char *path, const char *key)
 {
     Err err;
     StFile *f = st_open(path, &err);
     cr_assert_not_null(f, "%s", err.msg);
-    long it = atol(st_meta(f, "iteration"));
+    cr_assert_not_null(st_meta(f, key), "%s: no '%s'", path, key);
+    long v = atol(st_meta(f, key));
     st_close(f);
-    return it;
+    return v;
 }
 
-Test(run, resume_gives_the_same_weights_as_an_uninterrupted_run)
+static long checkpoint_iteration(const char *path)
+{
+    return checkpoint_meta_long(path, "iteration");
+}
+
+static void expect_resume_is_exact(void)
 {
     Err err;
     // 11 iterations straight (into the second epoch), and 5 + resume + 6.
@@ -191,6 +202,24 @@ Test(run, resume_gives_the_same_weights_as_an_uninterrupted_run)
         rows++;
     fclose(fp);
     cr_expect_eq(rows, 1 + 11);
+}
+
+Test(run, resume_gives_the_same_weights_as_an_uninterrupted_run)
+{
+    expect_resume_is_exact();
+}
+
+// Mixed precision on AMX: the same promise, and the choice kept in the checkpoint.
+Test(run, a_bf16_run_resumes_exactly_too)
+{
+    if (!conv_bf16_available())
+        cr_skip_test("no bf16 training here: %s", conv_bf16_describe());
+    train_bf16 = true;
+    expect_resume_is_exact();
+    char a[512];
+    out_path(a, sizeof a, "split", "checkpoint.safetensors");
+    cr_expect_eq(checkpoint_meta_long(a, "bf16"), 1);
+    train_bf16 = false;
 }
 
 Test(run, a_finished_run_leaves_every_file)

@@ -279,6 +279,31 @@ void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const 
     }
 }
 
+void conv2d_backward_bf16(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                          const float *dout, float *din, float *dweight, float *dbias,
+                          float *work, uint16_t *packed, float *work16)
+{
+    const ConvShape g = conv_bf16_gradient_shape(s);
+    const bool data16 = din && s->stride == 1 && conv_bf16_applies(&g);
+    const bool weight16 = dweight && conv_bf16_weight_applies(s);
+    if (data16)
+        conv_bf16_pack_turned(s, weight, packed);
+    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
+    for (int n = 0; n < s->n; n++) {
+        const float *d = dout + n * s->oc * out_plane, *x = in + n * in_sz;
+        if (dbias)
+            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
+        if (weight16)
+            conv_bf16_weight_grad(pool, s, x, d, dweight, work16);
+        else if (dweight)
+            conv_weight_backward(pool, s, x, d, dweight, work);
+        if (data16)
+            conv_bf16_forward(pool, &g, d, packed, din + n * in_sz, true, work16);
+        else if (din)
+            conv_data_backward(pool, s, weight, d, din + n * in_sz, work);
+    }
+}
+
 void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                      const float *dout, float *din, float *dweight, float *dbias, float *work)
 {

@@ -38,6 +38,13 @@ void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float
 // conv2d_forward with the weight packed by conv_bf16_pack (conv_bf16.h: inference on AMX).
 void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
                          const float *bias, float *out, float *work);
+// conv2d_backward for training in bf16 (conv_bf16.h), where conv_bf16_applies(s): the weight
+// and the data gradient on AMX where their kernels can (stride 1), fp32 otherwise. packed holds
+// the turned weight (conv_bf16_packed_count of conv_bf16_gradient_shape(s)); work16 the bf16
+// kernels' scratch.
+void conv2d_backward_bf16(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                          const float *dout, float *din, float *dweight, float *dbias,
+                          float *work, uint16_t *packed, float *work16);
 // din (nullable) += dL/din; dweight (nullable) += dL/dweight; dbias (nullable) += dL/dbias.
 void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                      const float *dout, float *din, float *dweight, float *dbias, float *work);

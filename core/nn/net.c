@@ -44,9 +44,10 @@ struct Trace {
     float *arena, *grad_arena;
     size_t arena_floats, grad_floats, work_floats;
     uint16_t **bf16_weight; // per layer: its packed weight, NULL when fp32 (trace_use_bf16)
-    uint16_t *bf16_arena;
+    uint16_t *bf16_arena;   // those weights, or (trace_train_bf16) one layer's, packed per call
     float *bf16_work;
     size_t bf16_count, bf16_work_floats;
+    bool bf16_train; // trace_train_bf16: every call packs the current weights
     Pool *pool; // not owned
 };
 
@@ -239,6 +240,41 @@ int trace_use_bf16(Trace *t, const Net *net, Err *err)
     return layers;
 }
 
+int trace_train_bf16(Trace *t, const Net *net, Err *err)
+{
+    if (!t->grad_arena)
+        return err_set(err, "bf16 training needs a training trace");
+    if (t->bf16_weight || t->bf16_train || !conv_bf16_available())
+        return 0;
+    int layers = 0, threads = pool_threads(t->pool);
+    for (int i = 0; i < net->n_layers; i++)
+        if (takes_bf16(net, t, i)) {
+            const ConvShape *s = &t->conv[i];
+            const ConvShape g = conv_bf16_gradient_shape(s);
+            size_t sizes[3] = {conv_bf16_workspace_floats(s, threads),
+                               conv_bf16_workspace_floats(&g, threads),
+                               conv_bf16_weight_workspace_floats(s, threads)};
+            size_t packs[2] = {conv_bf16_packed_count(s), conv_bf16_packed_count(&g)};
+            for (int k = 0; k < 3; k++)
+                t->bf16_work_floats = sizes[k] > t->bf16_work_floats ? sizes[k] : t->bf16_work_floats;
+            for (int k = 0; k < 2; k++)
+                t->bf16_count = packs[k] > t->bf16_count ? packs[k] : t->bf16_count;
+            layers++;
+        }
+    if (layers == 0)
+        return 0;
+    t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
+    t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
+    if (!t->bf16_arena || !t->bf16_work) {
+        free(t->bf16_arena), free(t->bf16_work);
+        t->bf16_arena = NULL, t->bf16_work = NULL;
+        t->bf16_count = t->bf16_work_floats = 0;
+        return err_set(err, "out of memory for bf16 training (%d layers)", layers);
+    }
+    t->bf16_train = true;
+    return layers;
+}
+
 double trace_macs(const Net *net, const Trace *t)
 {
     double macs = 0.0;
@@ -345,10 +381,14 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
         const Layer *L = &net->layers[i];
         const float *x = t->value[L->in];
         float *y = t->value[i + 1];
-        if (L->kind == LAYER_CONV && t->bf16_weight && t->bf16_weight[i])
+        if (L->kind == LAYER_CONV && t->bf16_weight && t->bf16_weight[i]) {
             conv2d_forward_bf16(t->pool, &t->conv[i], x, t->bf16_weight[i],
                                 param_or_null(net, L->bias), y, t->bf16_work);
-        else if (L->kind == LAYER_CONV)
+        } else if (L->kind == LAYER_CONV && t->bf16_train && takes_bf16(net, t, i)) {
+            conv_bf16_pack(&t->conv[i], param_data(&net->params, L->weight), t->bf16_arena);
+            conv2d_forward_bf16(t->pool, &t->conv[i], x, t->bf16_arena,
+                                param_or_null(net, L->bias), y, t->bf16_work);
+        } else if (L->kind == LAYER_CONV)
             conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                            param_or_null(net, L->bias), y, t->work);
         else if (L->kind == LAYER_CONVT)
@@ -386,7 +426,10 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
         float *dx = t->needs_grad[L->in] ? t->grad[L->in] : NULL;
         float *dw = pgrads && L->weight >= 0 ? param_grad(ps, L->weight) : NULL;
         float *db = pgrads && L->bias >= 0 ? param_grad(ps, L->bias) : NULL;
-        if (L->kind == LAYER_CONV)
+        if (L->kind == LAYER_CONV && t->bf16_train && takes_bf16(net, t, i))
+            conv2d_backward_bf16(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx,
+                                 dw, db, t->work, t->bf16_arena, t->bf16_work);
+        else if (L->kind == LAYER_CONV)
             conv2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
                             t->work);
         else if (L->kind == LAYER_CONVT)

@@ -64,6 +64,12 @@ double trace_macs(const Net *net, const Trace *t);
 // trace). Returns the number of layers that will, 0 where none can, -1 with err set.
 int trace_use_bf16(Trace *t, const Net *net, Err *err);
 
+// Lets a training trace's convolutions run in bf16 where conv_bf16.h can (AMX), forward and
+// backward (mixed precision: the weights, their gradients and Adam stay fp32; every call packs
+// the current weights). Returns the number of layers that will, 0 where none can, -1 with err
+// set (not a training trace, out of memory).
+int trace_train_bf16(Trace *t, const Net *net, Err *err);
+
 // Runs the network on in (n, C, h, w); returns the output inside the trace (valid until the
 // next call on this trace).
 const float *net_forward(const Net *net, Trace *t, const float *in);

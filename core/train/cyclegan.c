@@ -40,6 +40,10 @@ CycleGan *cyclegan_create(const CycleGanConfig *cfg, Pool *pool, Err *err)
         gan->gen_trace2 ? trace_create(&gan->d_a, n, s, s, true, gan->pool, err) : NULL;
     if (!gan->disc_trace)
         goto fail;
+    if (cfg->bf16 && (trace_train_bf16(gan->gen_trace, &gan->g_a2b, err) < 0 ||
+                      trace_train_bf16(gan->gen_trace2, &gan->g_a2b, err) < 0 ||
+                      trace_train_bf16(gan->disc_trace, &gan->d_a, err) < 0))
+        goto fail;
     if (replay_buffer_init(&gan->fake_a_buffer, REPLAY_BUFFER_SIZE, image, err) ||
         replay_buffer_init(&gan->fake_b_buffer, REPLAY_BUFFER_SIZE, image, err))
         goto fail;

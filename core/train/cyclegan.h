@@ -5,6 +5,7 @@
 #ifndef AGESHIFT_CYCLEGAN_H
 #define AGESHIFT_CYCLEGAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/base/rng.h"
@@ -19,6 +20,7 @@ typedef struct {
     int batch;
     float lambda_identity, lambda_cycle; // the seed: 5 and 10
     uint64_t seed;                       // weight initialisation and replay choices
+    bool bf16; // convolutions in bf16 on AMX (net.h's trace_train_bf16); ignored without it
 } CycleGanConfig;
 
 #define CYCLEGAN_SEED_LOSS_WEIGHTS .lambda_identity = 5.0f, .lambda_cycle = 10.0f

@@ -62,6 +62,7 @@ static int add_config_meta(StWriter *w, const TrainConfig *c, Err *err)
     if (meta_printf(w, "size", err, "%d", c->size) || meta_printf(w, "ngf", err, "%d", c->ngf) ||
         meta_printf(w, "n_blocks", err, "%d", c->n_blocks) ||
         meta_printf(w, "upsample", err, "%s", upsample_name(c->upsample)) ||
+        meta_printf(w, "bf16", err, "%d", c->bf16 ? 1 : 0) ||
         meta_printf(w, "ndf", err, "%d", c->ndf) || meta_printf(w, "batch", err, "%d", c->batch) ||
         meta_printf(w, "epochs", err, "%d", c->epochs) ||
         meta_printf(w, "decay_epoch", err, "%d", c->decay_epoch) ||
@@ -248,6 +249,10 @@ static int read_config(const StFile *f, TrainConfig *c, Err *err)
                            (double)augment_fields[i].max);
         *augment_field(&c->augment, i) = (float)v;
     }
+    int bf16 = 0; // absent before the option: fp32
+    if (st_meta(f, "bf16") && get_int(f, "bf16", 0, 1, &bf16, err))
+        return -1;
+    c->bf16 = bf16 == 1;
     const char *up = st_meta(f, "upsample");
     c->upsample = UPSAMPLE_CONVT;
     if (up && upsample_parse(up, &c->upsample))

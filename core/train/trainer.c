@@ -14,6 +14,7 @@
 
 #include "core/base/clock.h"
 #include "core/model/safetensors.h"
+#include "core/nn/conv_bf16.h"
 #include "core/train/run.h"
 
 TrainConfig train_config_default(void)
@@ -129,12 +130,17 @@ static int setup(Run *r, Err *err)
     r->pool = pool_create(c->threads, err);
     if (!r->pool)
         return -1;
+    if (c->bf16 && !conv_bf16_available())
+        run_note(r, "bf16 training asked for, but %s: fp32 (rounding differs from bf16 "
+                    "iterations, so a resumed run is not bit for bit the uninterrupted one)",
+                 conv_bf16_describe());
     CycleGanConfig gc = {.gen = {c->ngf, c->n_blocks, c->upsample},
                          .ndf = c->ndf,
                          .size = c->size,
                          .batch = c->batch,
                          CYCLEGAN_SEED_LOSS_WEIGHTS,
-                         .seed = c->seed};
+                         .seed = c->seed,
+                         .bf16 = c->bf16};
     r->gan = cyclegan_create(&gc, r->pool, err);
     if (!r->gan)
         return -1;

@@ -30,6 +30,7 @@ typedef struct {
     long max_iterations;   // stop (with a checkpoint) after this many in all; 0: no limit
     int threads;           // 0: one per CPU
     int sample_faces;      // test faces per domain in the sample grids
+    bool bf16;             // convolutions in bf16 on AMX where the CPU has it (conv_bf16.h)
 } TrainConfig;
 
 // The seed's recipe at this project's default model size, with resize upsampling and the
