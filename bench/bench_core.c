@@ -484,21 +484,16 @@ int main(int argc, char **argv)
         pool_free(pool);
         return 0;
     }
-    if (argc > 1 && !strcmp(argv[1], "--bf16")) {
-        bench_bf16(pool);
-        pool_free(pool);
-        return 0;
-    }
-    if (argc > 1 && !strcmp(argv[1], "--direct")) {
-        bench_direct(pool);
-        pool_free(pool);
-        return 0;
-    }
-    if (argc > 1 && !strcmp(argv[1], "--conv")) {
-        bench_conv(pool);
-        pool_free(pool);
-        return 0;
-    }
+    const struct {
+        const char *flag;
+        void (*run)(Pool *);
+    } tables[] = {{"--bf16", bench_bf16}, {"--direct", bench_direct}, {"--conv", bench_conv}};
+    for (size_t i = 0; argc > 1 && i < sizeof tables / sizeof tables[0]; i++)
+        if (!strcmp(argv[1], tables[i].flag)) {
+            tables[i].run(pool);
+            pool_free(pool);
+            return 0;
+        }
     int rc = 0;
     rc |= bench_config(pool, 128, 6, 16, 32, true, 15); // the default model (samples/)
     rc |= bench_config(pool, 128, 6, 32, 64, true, 15);
