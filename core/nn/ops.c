@@ -150,7 +150,7 @@ void leaky_relu_backward(const float *out, const float *dout, float *din, size_t
 // Within 1.2e-7 of tanh everywhere (tests/test_ops_grad.c).
 static inline float tanh_vectorisable(float x)
 {
-    const float a = fabsf(x) > 9.0f ? 9.0f : fabsf(x), a2 = a * a; // NaN stays NaN
+    const float a = fabsf(x) < 9.0f ? fabsf(x) : 9.0f, a2 = a * a; // NaN: 9 (kept below)
     const float series =
         a * (1.0f + a2 * (-1.0f / 3 + a2 * (2.0f / 15 + a2 * (-17.0f / 315))));
     const float y = 2.0f * a, shifter = 12582912.0f; // 1.5 * 2^23: adding it rounds to integer
@@ -162,11 +162,11 @@ static inline float tanh_vectorisable(float x)
              r * (0.5f +
                   r * (1.0f / 6 +
                        r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    const int32_t bits = ((int32_t)k + 127) << 23;
+    const uint32_t bits = ((uint32_t)(int32_t)k + 127u) << 23; // k in 0..26
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     const float t = a < 0.0625f ? series : 1.0f - 2.0f / (er * scale + 1.0f);
-    return copysignf(t, x);
+    return x != x ? x : copysignf(t, x);
 }
 
 void tanh_forward(const float *in, float *out, size_t n)
