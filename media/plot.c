@@ -385,7 +385,9 @@ static void draw_series(Image *img, const Frame *f, const Axis *ax, const Axis *
     Pen pen = {img, f->x0, f->y0, f->x1, f->y1, c, smooth ? 2 * f->s : f->s};
     Trace t = {.pen = &pen};
     const double w = smoothing;
-    double ema = 0, w_pow = 1; // w_pow = w^n
+    // The moving average of the values' departures from the first one: a constant series then
+    // smooths to itself exactly, whatever the rounding (a flat curve stays on one row).
+    double ema = 0, w_pow = 1, first = NAN; // w_pow = w^n
     int last_x = 0, last_y = 0;
     for (int i = 0; i < sr->count; i++) {
         float v = sr->values[i];
@@ -393,9 +395,11 @@ static void draw_series(Image *img, const Frame *f, const Axis *ax, const Axis *
             continue;
         double y = v;
         if (smooth) {
-            ema = ema * w + (1 - w) * v;
+            if (isnan(first))
+                first = v;
+            ema = ema * w + (1 - w) * (v - first);
             w_pow *= w;
-            y = ema / (1 - w_pow);
+            y = first + ema / (1 - w_pow);
         }
         last_x = map_x(f, ax, x_first + i * x_step);
         last_y = map_y(f, ay, y);
