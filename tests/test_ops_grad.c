@@ -452,3 +452,30 @@ Test(grad, discriminator_whole_network)
     cr_assert_eq(discriminator_build(&x.net, 2, &err), 0);
     check_net(&x, 2, 32, 24);
 }
+
+// An inference trace runs norm -> ReLU -> pad as one op (net.c's fusion); its output is the
+// training trace's, bit for bit, for both kinds of generator.
+Test(grad, an_inference_trace_computes_what_a_training_one_does)
+{
+    for (int up = 0; up < 2; up++) {
+        Err err;
+        Net g = {0};
+        cr_assert_eq(generator_build(&g, (GeneratorConfig){4, 2, up ? UPSAMPLE_RESIZE : UPSAMPLE_CONVT},
+                                     &err),
+                     0, "%s", err.msg);
+        net_init_weights(&g, 5);
+        Trace *train = trace_create(&g, 1, 32, 32, true, NULL, &err);
+        Trace *infer = trace_create(&g, 1, 32, 32, false, NULL, &err);
+        cr_assert(train && infer, "%s", err.msg);
+        float *x = random_buf(3 * 32 * 32, 77, 0.0f);
+        size_t n = 3 * 32 * 32;
+        float *a = malloc(n * sizeof *a);
+        memcpy(a, net_forward(&g, train, x), n * sizeof *a);
+        const float *b = net_forward(&g, infer, x);
+        cr_expect(memcmp(a, b, n * sizeof *a) == 0, "%s upsampling: outputs differ",
+                  up ? "resize" : "convt");
+        free(a), free(x);
+        trace_free(train), trace_free(infer);
+        net_free(&g);
+    }
+}

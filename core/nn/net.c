@@ -48,6 +48,7 @@ struct Trace {
     float *bf16_work;
     size_t bf16_count, bf16_work_floats;
     bool bf16_train; // trace_train_bf16: every call packs the current weights
+    int *fused;      // per layer, inference only: how many layers after it it also computes
     Pool *pool; // not owned
 };
 
@@ -108,6 +109,38 @@ static int plan(const Net *net, Trace *t, Err *err)
     return 0;
 }
 
+// Whether value v is read by layer `by` alone.
+static bool read_only_by(const Net *net, int v, int by)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *L = &net->layers[i];
+        if (i != by && (L->in == v || (L->kind == LAYER_ADD && L->skip == v)))
+            return false;
+    }
+    return true;
+}
+
+// Inference: an instance norm followed by a ReLU (and a reflection pad) that alone read its
+// output runs as one op (ops.h's instance_norm_relu_pad_forward); the values in between are
+// never written. (Training keeps every value: the backward passes read them.)
+static int plan_fusion(const Net *net, Trace *t)
+{
+    t->fused = calloc((size_t)net->n_layers, sizeof *t->fused);
+    if (!t->fused)
+        return -1;
+    for (int i = 0; i + 1 < net->n_layers; i++) {
+        const Layer *L = net->layers;
+        if (L[i].kind != LAYER_INSTANCE_NORM || L[i + 1].kind != LAYER_RELU ||
+            L[i + 1].in != i + 1 || !read_only_by(net, i + 1, i + 1))
+            continue;
+        t->fused[i] = 1;
+        if (i + 2 < net->n_layers && L[i + 2].kind == LAYER_REFLECT_PAD && L[i + 2].in == i + 2 &&
+            read_only_by(net, i + 2, i + 2))
+            t->fused[i] = 2;
+    }
+    return 0;
+}
+
 Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err)
 {
     Trace *t = calloc(1, sizeof *t);
@@ -160,6 +193,8 @@ Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *po
             t->grad[v] = g;
             g += shape_numel(t->shape[v]);
         }
+    } else if (plan_fusion(net, t) != 0) {
+        goto oom;
     }
     return t;
 oom:
@@ -184,6 +219,7 @@ void trace_free(Trace *t)
     free(t->bf16_weight);
     free(t->bf16_arena);
     free(t->bf16_work);
+    free(t->fused);
     free(t);
 }
 
@@ -298,6 +334,7 @@ typedef struct {
     Trace *t;
     int layer;
     bool backward;
+    int fused; // forward: layers after this one computed with it (Trace.fused)
 } LayerJob;
 
 static void layer_part(void *ctx, int ti, int nt)
@@ -319,7 +356,13 @@ static void layer_part(void *ctx, int ti, int nt)
             if (L->kind == LAYER_REFLECT_PAD)
                 reflect_pad_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w,
                                     L->pad);
-            else if (L->kind == LAYER_INSTANCE_NORM)
+            else if (L->kind == LAYER_INSTANCE_NORM && j->fused) {
+                const Shape4 sf = t->shape[i + 1 + j->fused];
+                int pad = j->fused == 2 ? j->net->layers[i + 2].pad : 0;
+                instance_norm_relu_pad_forward(x + b * in_plane,
+                                               t->value[i + 1 + j->fused] + b * sf.h * sf.w,
+                                               t->rstd[i] + b, planes, so.h, so.w, true, pad);
+            } else if (L->kind == LAYER_INSTANCE_NORM)
                 instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
                                       so.h * so.w);
             else if (L->kind == LAYER_UPSAMPLE)
@@ -395,9 +438,12 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
             convt2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                             param_or_null(net, L->bias), y, t->work);
         else
-            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, false});
+            pool_run(t->pool, layer_part,
+                     &(LayerJob){net, t, i, false, t->fused ? t->fused[i] : 0});
         if (seconds)
             seconds[i] += clock_now_s() - t0;
+        if (t->fused)
+            i += t->fused[i];
     }
     return t->value[t->n_values - 1];
 }
@@ -436,7 +482,7 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
             convt2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
                              t->work);
         else if (dx || L->kind == LAYER_ADD)
-            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true});
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true, 0});
     }
     if (din)
         accumulate(din, t->grad[0], shape_numel(t->shape[0]));
