@@ -1,6 +1,6 @@
 // make bench: the core's speed on the seed's networks. Prints one tab-separated row per
 // generator configuration: impl size blocks ngf params macs infer_ms train_s infer_bf16_ms
-// (the last -1 where the CPU has no AMX-BF16)
+// train_bf16_s (the last two -1 where the CPU has no AMX-BF16)
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
@@ -108,14 +108,18 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
     fill(x, n, 2);
     double times[32];
 
-    double train_s = -1.0;
-    if (train) {
+    // One CycleGAN iteration, fp32 and (where the CPU has AMX) --bf16's mixed precision.
+    double train_s[2] = {-1.0, -1.0};
+    for (int bf16 = 0; train && bf16 < 2; bf16++) {
+        if (bf16 && !conv_bf16_available())
+            break;
         CycleGanConfig cfg = {.gen = {ngf, blocks, UPSAMPLE_CONVT},
                               .ndf = ndf,
                               .size = size,
                               .batch = 1,
                               CYCLEGAN_SEED_LOSS_WEIGHTS,
-                              .seed = 3};
+                              .seed = 3,
+                              .bf16 = bf16};
         CycleGan *gan = cyclegan_create(&cfg, pool, &err);
         if (!gan) {
             free(x);
@@ -131,12 +135,12 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
             cyclegan_step(gan, x, b, 2e-4f, &l);
             times[i] = clock_now_s() - t0;
         }
-        train_s = median(times, train_runs);
+        train_s[bf16] = median(times, train_runs);
         free(b);
         cyclegan_free(gan);
     }
-    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\t%.2f\n", size, blocks, ngf, params, macs,
-           infer, train_s, infer_bf16);
+    printf("ageshift\t%d\t%d\t%d\t%zu\t%.0f\t%.2f\t%.3f\t%.2f\t%.3f\n", size, blocks, ngf, params,
+           macs, infer, train_s[0], infer_bf16, train_s[1]);
     fflush(stdout);
     free(x);
     return 0;

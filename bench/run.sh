@@ -19,27 +19,28 @@ else
 fi
 
 awk -F'\t' '
-    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; tb[key] = $9; next }
+    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; tb[key] = $9; ttb[key] = $10; next }
     function ratio(theirs, ours) { return (theirs > 0 && ours > 0) ? sprintf("%.2fx", theirs / ours) : "-" }
     function shown(v, f) { return v > 0 ? sprintf(f, v) : "-" }
     BEGIN {
-        printf "\n%-12s %9s %6s | %8s %8s %6s | %8s %8s %6s | %7s %7s %6s\n", "size/blk/ngf",
-               "params", "GMACs", "infer ms", "torch", "ratio", "bf16 ms", "torch", "ratio",
-               "train s", "torch", "ratio"
+        printf "\n%-12s %9s %6s | %8s %8s %6s | %8s %8s %6s | %7s %7s %6s | %7s %7s %6s\n",
+               "size/blk/ngf", "params", "GMACs", "infer ms", "torch", "ratio", "bf16 ms", "torch",
+               "ratio", "train s", "torch", "ratio", "bf16 s", "torch", "ratio"
     }
     {
         key = $2 "/" $3 "/" $4
-        printf "%-12s %9d %6.2f | %8.2f %8s %6s | %8s %8s %6s | %7s %7s %6s\n", key, $5,
-               $6 / 1e9, $7, shown(ti[key], "%.2f"), ratio(ti[key], $7), shown($9, "%.2f"),
-               shown(tb[key], "%.2f"), ratio(tb[key], $9), shown($8, "%.3f"),
-               shown(tt[key], "%.3f"), ratio(tt[key], $8)
+        printf "%-12s %9d %6.2f | %8.2f %8s %6s | %8s %8s %6s | %7s %7s %6s | %7s %7s %6s\n",
+               key, $5, $6 / 1e9, $7, shown(ti[key], "%.2f"), ratio(ti[key], $7),
+               shown($9, "%.2f"), shown(tb[key], "%.2f"), ratio(tb[key], $9), shown($8, "%.3f"),
+               shown(tt[key], "%.3f"), ratio(tt[key], $8), shown($10, "%.3f"),
+               shown(ttb[key], "%.3f"), ratio(ttb[key], $10)
     }' "$theirs" "$ours"
 echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
 echo "generators, two discriminators with ndf 64 (ndf 32 for 128/6/16, the default model's"
 echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's AMX convolutions"
-echo "(core/nn/conv_bf16.h) against PyTorch under torch.autocast(bfloat16) (oneDNN); '-' where"
-echo "the CPU has no AMX-BF16."
+echo "(core/nn/conv_bf16.h; training: train --bf16's mixed precision) against PyTorch under"
+echo "torch.autocast(bfloat16) (oneDNN); '-' where the CPU has no AMX-BF16."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
 
 echo

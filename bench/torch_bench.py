@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The PyTorch side of `make bench`: the seed's networks and training step on the same
 configurations, 2 threads, printed in bench_core's row format (impl size blocks ngf params macs
-infer_ms train_s infer_bf16_ms). Run by bench/run.sh with Debian's python3-torch."""
+infer_ms train_s infer_bf16_ms train_bf16_s). Run by bench/run.sh with Debian's python3-torch."""
 
 import os
 import statistics
@@ -30,7 +30,8 @@ class SeedStep:
     """One iteration of aitorzip/PyTorch-CycleGAN's train loop, batch 1, buffers skipped
     (they cost nothing measurable)."""
 
-    def __init__(self, size, blocks, ngf, ndf):
+    def __init__(self, size, blocks, ngf, ndf, bf16=False):
+        self.bf16 = bf16  # forward passes under torch.autocast(bfloat16), as mixed precision
         self.G_A2B, self.G_B2A = Generator(ngf, blocks), Generator(ngf, blocks)
         self.D_A, self.D_B = Discriminator(ndf), Discriminator(ndf)
         for net in (self.G_A2B, self.G_B2A, self.D_A, self.D_B):
@@ -45,6 +46,10 @@ class SeedStep:
         self.ones, self.zeros = torch.ones(1, 1), torch.zeros(1, 1)
 
     def __call__(self):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            self.step()
+
+    def step(self):
         A, B = self.real_A, self.real_B
         self.opt_G.zero_grad()
         loss_id = F.l1_loss(self.G_A2B(B), B) * 5 + F.l1_loss(self.G_B2A(A), A) * 5
@@ -74,11 +79,13 @@ def bench(size, blocks, ngf, ndf, train, runs):
         # has them.
         with torch.autocast("cpu", dtype=torch.bfloat16):
             infer_bf16 = timed(lambda: G(x), runs)
-    train_s = -1.0
+    train_s = train_bf16 = -1.0
     if train:
         train_s = timed(SeedStep(size, blocks, ngf, ndf), min(runs, 5), warmup=1)
-    print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f\t%.2f"
-          % (size, blocks, ngf, params, infer * 1e3, train_s, infer_bf16 * 1e3), flush=True)
+        train_bf16 = timed(SeedStep(size, blocks, ngf, ndf, bf16=True), min(runs, 5), warmup=1)
+    print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f\t%.2f\t%.3f"
+          % (size, blocks, ngf, params, infer * 1e3, train_s, infer_bf16 * 1e3, train_bf16),
+          flush=True)
 
 
 def main():
