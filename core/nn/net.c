@@ -38,6 +38,7 @@ struct Trace {
     float **value;    // per value; value[0] points at the caller's input during a call
     float **grad;     // per value, NULL unless training
     bool *needs_grad; // per value: does backward have to produce its gradient?
+    bool *grad_ready; // per value, during a backward: its gradient zeroed or written
     ConvShape *conv;  // per layer (conv and convT layers)
     float **rstd;     // per layer (instance norm)
     float *work;      // shared im2col scratch
@@ -153,9 +154,11 @@ Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *po
     t->value = calloc(nv, sizeof *t->value);
     t->grad = calloc(nv, sizeof *t->grad);
     t->needs_grad = calloc(nv, sizeof *t->needs_grad);
+    t->grad_ready = calloc(nv, sizeof *t->grad_ready);
     t->conv = calloc(nv, sizeof *t->conv);
     t->rstd = calloc(nv, sizeof *t->rstd);
-    if (!t->shape || !t->value || !t->grad || !t->needs_grad || !t->conv || !t->rstd)
+    if (!t->shape || !t->value || !t->grad || !t->needs_grad || !t->grad_ready || !t->conv ||
+        !t->rstd)
         goto oom;
     t->shape[0] = (Shape4){n, net->in_channels, h, w};
     if (plan(net, t, err) != 0) {
@@ -212,6 +215,7 @@ void trace_free(Trace *t)
     free(t->value);
     free(t->grad);
     free(t->needs_grad);
+    free(t->grad_ready);
     free(t->conv);
     free(t->rstd);
     free(t->arena);
@@ -448,6 +452,18 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
     return t->value[t->n_values - 1];
 }
 
+// Every backward op adds into its input's gradient: zeroed here just before the first one does
+// (rather than the whole arena up front: only the gradients needed, and each still in cache when
+// it is added to).
+static float *grad_for_adding(Trace *t, int v)
+{
+    if (!t->grad_ready[v]) {
+        memset(t->grad[v], 0, shape_numel(t->shape[v]) * sizeof(float));
+        t->grad_ready[v] = true;
+    }
+    return t->grad[v];
+}
+
 void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_grads)
 {
     const int nv = t->n_values;
@@ -461,15 +477,18 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
         t->needs_grad[i + 1] =
             t->needs_grad[L->in] || has_params || (L->kind == LAYER_ADD && t->needs_grad[L->skip]);
     }
-    memset(t->grad_arena, 0, t->grad_floats * sizeof(float));
+    memset(t->grad_ready, 0, (size_t)nv * sizeof *t->grad_ready);
     memcpy(t->grad[nv - 1], dout, shape_numel(t->shape[nv - 1]) * sizeof(float));
+    t->grad_ready[nv - 1] = true;
     ParamSet *ps = &net->params;
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const Layer *L = &net->layers[i];
         if (!t->needs_grad[i + 1])
             continue;
-        const float *x = t->value[L->in], *dy = t->grad[i + 1];
-        float *dx = t->needs_grad[L->in] ? t->grad[L->in] : NULL;
+        const float *x = t->value[L->in], *dy = grad_for_adding(t, i + 1);
+        float *dx = t->needs_grad[L->in] ? grad_for_adding(t, L->in) : NULL;
+        if (L->kind == LAYER_ADD && t->needs_grad[L->skip])
+            grad_for_adding(t, L->skip);
         float *dw = pgrads && L->weight >= 0 ? param_grad(ps, L->weight) : NULL;
         float *db = pgrads && L->bias >= 0 ? param_grad(ps, L->bias) : NULL;
         if (L->kind == LAYER_CONV && t->bf16_train && takes_bf16(net, t, i))
@@ -485,5 +504,5 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
             pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true, 0});
     }
     if (din)
-        accumulate(din, t->grad[0], shape_numel(t->shape[0]));
+        accumulate(din, grad_for_adding(t, 0), shape_numel(t->shape[0]));
 }
