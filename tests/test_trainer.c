@@ -117,6 +117,7 @@ static void out_path(char *buf, size_t len, const char *run, const char *file)
 }
 
 static bool train_bf16; // the next train() runs with --bf16 and channels AMX's tiles take
+static float train_identity_weight = 5.0f;
 
 static int train(const char *run, long max_iterations, bool resume, Err *err)
 {
@@ -124,6 +125,7 @@ static int train(const char *run, long max_iterations, bool resume, Err *err)
     c.max_iterations = max_iterations;
     if (train_bf16)
         c.bf16 = true, c.ngf = 8, c.ndf = 16;
+    c.lambda_identity = train_identity_weight;
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tmp, run);
     return train_run(&c, dir, resume, NULL, err);
@@ -207,6 +209,40 @@ static void expect_resume_is_exact(void)
 Test(run, resume_gives_the_same_weights_as_an_uninterrupted_run)
 {
     expect_resume_is_exact();
+}
+
+// The loss weights are the run's: kept in the checkpoint and on resume, and they change the
+// losses.
+Test(run, the_identity_weight_is_kept_and_used)
+{
+    Err err;
+    cr_assert_eq(train("seed_weights", 2, false, &err), TRAIN_STOPPED, "%s", err.msg);
+    train_identity_weight = 0.5f;
+    cr_assert_eq(train("light", 1, false, &err), TRAIN_STOPPED, "%s", err.msg);
+    train_identity_weight = 5.0f; // a resume takes the checkpoint's, whatever is asked
+    cr_assert_eq(train("light", 2, true, &err), TRAIN_STOPPED, "%s", err.msg);
+    char path[512];
+    out_path(path, sizeof path, "light", "checkpoint.safetensors");
+    StFile *f = st_open(path, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    cr_expect_float_eq(atof(st_meta(f, "lambda_identity")), 0.5, 1e-9);
+    cr_expect_float_eq(atof(st_meta(f, "lambda_cycle")), 10.0, 1e-9);
+    st_close(f);
+    // The first iteration's loss_G (column 3 of losses.csv) differs between the two weights.
+    double g[2];
+    const char *runs[2] = {"seed_weights", "light"};
+    for (int k = 0; k < 2; k++) {
+        char csv[512], line[512];
+        out_path(csv, sizeof csv, runs[k], "losses.csv");
+        FILE *fp = fopen(csv, "r");
+        cr_assert_not_null(fp);
+        cr_assert_not_null(fgets(line, sizeof line, fp)); // header
+        cr_assert_not_null(fgets(line, sizeof line, fp));
+        fclose(fp);
+        int it, epoch;
+        cr_assert_eq(sscanf(line, "%d,%d,%lf", &it, &epoch, &g[k]), 3, "%s", line);
+    }
+    cr_expect_neq(g[0], g[1], "loss_G %g with both weights", g[0]);
 }
 
 // Mixed precision on AMX: the same promise, and the choice kept in the checkpoint.

@@ -67,6 +67,8 @@ static int add_config_meta(StWriter *w, const TrainConfig *c, Err *err)
         meta_printf(w, "epochs", err, "%d", c->epochs) ||
         meta_printf(w, "decay_epoch", err, "%d", c->decay_epoch) ||
         meta_printf(w, "lr", err, "%.9g", c->lr) ||
+        meta_printf(w, "lambda_identity", err, "%.9g", c->lambda_identity) ||
+        meta_printf(w, "lambda_cycle", err, "%.9g", c->lambda_cycle) ||
         meta_printf(w, "seed", err, "%" PRIu64, c->seed) ||
         meta_printf(w, "checkpoint_every", err, "%ld", c->checkpoint_every) ||
         meta_printf(w, "sample_faces", err, "%d", c->sample_faces) ||
@@ -249,6 +251,17 @@ static int read_config(const StFile *f, TrainConfig *c, Err *err)
                            (double)augment_fields[i].max);
         *augment_field(&c->augment, i) = (float)v;
     }
+    // Absent before the options: the seed's weights.
+    double weights[2] = {5.0, 10.0};
+    const char *weight_keys[2] = {"lambda_identity", "lambda_cycle"};
+    for (int i = 0; i < 2; i++) {
+        if (st_meta(f, weight_keys[i]) && get_double(f, weight_keys[i], &weights[i], err))
+            return -1;
+        if (!(weights[i] >= 0.0 && weights[i] <= 1000.0))
+            return err_set(err, "%s: metadata '%s' is %g, expected 0 to 1000", st_path(f),
+                           weight_keys[i], weights[i]);
+    }
+    c->lambda_identity = (float)weights[0], c->lambda_cycle = (float)weights[1];
     int bf16 = 0; // absent before the option: fp32
     if (st_meta(f, "bf16") && get_int(f, "bf16", 0, 1, &bf16, err))
         return -1;

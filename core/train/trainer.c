@@ -36,6 +36,8 @@ TrainConfig train_config_default(void)
         .epochs = 100,
         .decay_epoch = 50,
         .lr = 2e-4f,
+        .lambda_identity = 5.0f,
+        .lambda_cycle = 10.0f,
         .seed = 1,
         .checkpoint_every = 500,
         .sample_faces = 4,
@@ -108,12 +110,13 @@ static int check_config(const TrainConfig *c, Err *err)
         return err_set(err, "image size %d: the networks need a multiple of 4, at least 16",
                        c->size);
     if (c->ngf < 1 || c->ndf < 1 || c->n_blocks < 0 || c->batch < 1 || c->epochs < 1 ||
-        c->decay_epoch < 0 || !(c->lr > 0.0f) || c->checkpoint_every < 1)
+        c->decay_epoch < 0 || !(c->lr > 0.0f) || c->checkpoint_every < 1 ||
+        !(c->lambda_identity >= 0.0f) || !(c->lambda_cycle >= 0.0f))
         return err_set(err,
                        "bad training options (ngf %d, ndf %d, blocks %d, batch %d, epochs "
-                       "%d, decay epoch %d, lr %g, checkpoint every %ld)",
+                       "%d, decay epoch %d, lr %g, checkpoint every %ld, loss weights %g %g)",
                        c->ngf, c->ndf, c->n_blocks, c->batch, c->epochs, c->decay_epoch, c->lr,
-                       c->checkpoint_every);
+                       c->checkpoint_every, c->lambda_identity, c->lambda_cycle);
     return 0;
 }
 
@@ -138,7 +141,8 @@ static int setup(Run *r, Err *err)
                          .ndf = c->ndf,
                          .size = c->size,
                          .batch = c->batch,
-                         CYCLEGAN_SEED_LOSS_WEIGHTS,
+                         .lambda_identity = c->lambda_identity,
+                         .lambda_cycle = c->lambda_cycle,
                          .seed = c->seed,
                          .bf16 = c->bf16};
     r->gan = cyclegan_create(&gc, r->pool, err);

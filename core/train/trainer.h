@@ -25,6 +25,7 @@ typedef struct {
                              // on resume, epochs > 0 and decay_epoch >= 0 replace the saved
                              // ones (to lengthen a run), others keep them
     float lr;
+    float lambda_identity, lambda_cycle; // loss weights (the seed's: 5 and 10)
     uint64_t seed;
     long checkpoint_every; // iterations
     long max_iterations;   // stop (with a checkpoint) after this many in all; 0: no limit
