@@ -32,6 +32,15 @@ static float signed_distance(const float *poly, int n, float x, float y)
     return inside ? -sqrtf(best) : sqrtf(best);
 }
 
+// The signed distance to the outline at the g points of grid row j (pixel centres COARSE apart).
+enum { COARSE = 2 };
+static void grid_row(const float *poly, int g, int j, float *row)
+{
+    for (int i = 0; i < g; i++)
+        row[i] = signed_distance(poly, OUTLINE, (float)(COARSE * i) + 0.5f,
+                                 (float)(COARSE * j) + 0.5f);
+}
+
 void face_mask_landmarks(const float *pt, int size, float hair, float *mask)
 {
     // The outline: jaw 0..16, then brows 26..17 raised along the face's up direction (the
@@ -60,19 +69,28 @@ void face_mask_landmarks(const float *pt, int size, float hair, float *mask)
     const float edge = FACE_MASK_EDGE * s;
     // The distance to the outline (27 segments a point) on a grid of every COARSE-th pixel,
     // interpolated between: it changes smoothly, and the ramps over it are ~10 px wide at 128 px.
-    enum { COARSE = 2 };
+    // Two grid rows at a time (the pixel row's above and below), each computed once: the stack
+    // holds 2 rows whatever the model's size, where the whole grid would not.
     const int g = size / COARSE + 2; // grid points at pixel centres 0, 2, 4, ... and one beyond
-    float coarse[g * g];
-    for (int j = 0; j < g; j++)
-        for (int i = 0; i < g; i++)
-            coarse[j * g + i] = signed_distance(poly, OUTLINE, (float)(COARSE * i) + 0.5f,
-                                                (float)(COARSE * j) + 0.5f);
-    for (int y = 0; y < size; y++)
+    float rows[2][g], *above = rows[0], *below = rows[1];
+    int above_j = -2; // the grid row in `above` (none yet)
+    for (int y = 0; y < size; y++) {
+        const int j = y / COARSE; // grows by one at a time: the old row below is the new above
+        if (j != above_j) {
+            if (above_j == j - 1) {
+                float *t = above;
+                above = below, below = t;
+            } else {
+                grid_row(poly, g, j, above);
+            }
+            grid_row(poly, g, j + 1, below);
+            above_j = j;
+        }
         for (int x = 0; x < size; x++) {
             float cx = (float)x + 0.5f, cy = (float)y + 0.5f;
-            int i = x / COARSE, j = y / COARSE;
+            int i = x / COARSE;
             float fx = (float)(x % COARSE) / COARSE, fy = (float)(y % COARSE) / COARSE;
-            const float *c0 = coarse + j * g + i, *c1 = c0 + g;
+            const float *c0 = above + i, *c1 = below + i;
             float d =
                 (1 - fy) * ((1 - fx) * c0[0] + fx * c0[1]) + fy * ((1 - fx) * c1[0] + fx * c1[1]);
             float m = ramp((d + feather) / feather);
@@ -85,4 +103,5 @@ void face_mask_landmarks(const float *pt, int size, float hair, float *mask)
             float border = fminf(fminf(cx, s - cx), fminf(cy, s - cy));
             mask[(size_t)y * size + x] = m * (1.0f - ramp((border - 0.5f) / edge));
         }
+    }
 }
