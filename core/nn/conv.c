@@ -255,27 +255,71 @@ static void conv_weight_backward(Pool *pool, const ConvShape *s, const float *im
     pool_run(pool, weight_backward_part, &j);
 }
 
-void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
-                    const float *bias, float *out, float *work)
+// Every image of the batch through the bf16 kernels with the packed weight when there is one,
+// else through conv_data_forward's fp32 paths; then the bias.
+static void forward_images(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                           const uint16_t *packed, const float *bias, float *out, float *work)
 {
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         float *o = out + n * s->oc * out_plane;
-        conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
+        if (packed)
+            conv_bf16_forward(pool, s, in + n * in_sz, packed, o, false, work);
+        else
+            conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
         if (bias)
             add_bias(pool, o, bias, s->oc, out_plane);
     }
 }
 
+void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                    const float *bias, float *out, float *work)
+{
+    forward_images(pool, s, in, weight, NULL, bias, out, work);
+}
+
 void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
                          const float *bias, float *out, float *work)
 {
+    forward_images(pool, s, in, NULL, packed, bias, out, work);
+}
+
+// What the bf16 backward kernels use: a buffer for the turned weight and their scratch.
+typedef struct {
+    uint16_t *packed;
+    float *work;
+} Bf16Scratch;
+
+// Every image's gradients: the direct kernels where they apply; otherwise the bf16 kernels
+// where b16 is given and they can (stride 1), else im2col and Winograd.
+static void backward_images(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                            const float *dout, float *din, float *dweight, float *dbias,
+                            float *work, const Bf16Scratch *b16)
+{
+    const ConvShape g = conv_bf16_gradient_shape(s);
+    const bool direct = direct_conv_applies(s);
+    const bool data16 = b16 && din && s->stride == 1 && conv_bf16_applies(&g);
+    const bool weight16 = b16 && dweight && conv_bf16_weight_applies(s);
+    if (data16)
+        conv_bf16_pack_turned(s, weight, b16->packed);
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
-        float *o = out + n * s->oc * out_plane;
-        conv_bf16_forward(pool, s, in + n * in_sz, packed, o, false, work);
-        if (bias)
-            add_bias(pool, o, bias, s->oc, out_plane);
+        const float *d = dout + n * s->oc * out_plane, *x = in + n * in_sz;
+        float *dx = din ? din + n * in_sz : NULL;
+        if (dbias)
+            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
+        if (direct) {
+            direct_conv_backward(pool, s, x, weight, d, dx, dweight, work);
+            continue;
+        }
+        if (weight16)
+            conv_bf16_weight_grad(pool, s, x, d, dweight, b16->work);
+        else if (dweight)
+            conv_weight_backward(pool, s, x, d, dweight, work);
+        if (data16)
+            conv_bf16_forward(pool, &g, d, b16->packed, dx, true, b16->work);
+        else if (dx)
+            conv_data_backward(pool, s, weight, d, dx, work);
     }
 }
 
@@ -283,45 +327,14 @@ void conv2d_backward_bf16(Pool *pool, const ConvShape *s, const float *in, const
                           const float *dout, float *din, float *dweight, float *dbias,
                           float *work, uint16_t *packed, float *work16)
 {
-    const ConvShape g = conv_bf16_gradient_shape(s);
-    const bool data16 = din && s->stride == 1 && conv_bf16_applies(&g);
-    const bool weight16 = dweight && conv_bf16_weight_applies(s);
-    if (data16)
-        conv_bf16_pack_turned(s, weight, packed);
-    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-    for (int n = 0; n < s->n; n++) {
-        const float *d = dout + n * s->oc * out_plane, *x = in + n * in_sz;
-        if (dbias)
-            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
-        if (weight16)
-            conv_bf16_weight_grad(pool, s, x, d, dweight, work16);
-        else if (dweight)
-            conv_weight_backward(pool, s, x, d, dweight, work);
-        if (data16)
-            conv_bf16_forward(pool, &g, d, packed, din + n * in_sz, true, work16);
-        else if (din)
-            conv_data_backward(pool, s, weight, d, din + n * in_sz, work);
-    }
+    backward_images(pool, s, in, weight, dout, din, dweight, dbias, work,
+                    &(Bf16Scratch){packed, work16});
 }
 
 void conv2d_backward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                      const float *dout, float *din, float *dweight, float *dbias, float *work)
 {
-    const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
-    for (int n = 0; n < s->n; n++) {
-        const float *d = dout + n * s->oc * out_plane;
-        if (dbias)
-            accumulate_bias_grad(pool, dbias, d, s->oc, out_plane);
-        if (direct_conv_applies(s)) {
-            direct_conv_backward(pool, s, in + n * in_sz, weight, d, din ? din + n * in_sz : NULL,
-                                 dweight, work);
-            continue;
-        }
-        if (dweight)
-            conv_weight_backward(pool, s, in + n * in_sz, d, dweight, work);
-        if (din)
-            conv_data_backward(pool, s, weight, d, din + n * in_sz, work);
-    }
+    backward_images(pool, s, in, weight, dout, din, dweight, dbias, work, NULL);
 }
 
 // For the transposed conv, s describes the forward conv (C_out -> C_in); "in" of the
