@@ -245,6 +245,24 @@ static bool takes_bf16(const Net *net, const Trace *t, int i)
            conv_bf16_applies(&t->conv[i]);
 }
 
+static void grow_to(size_t *x, size_t v)
+{
+    *x = v > *x ? v : *x;
+}
+
+// Allocates the bf16 arena and scratch t's counts call for; on failure leaves neither.
+static int alloc_bf16(Trace *t, int layers, Err *err)
+{
+    t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
+    t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
+    if (t->bf16_arena && t->bf16_work)
+        return 0;
+    free(t->bf16_arena), free(t->bf16_work);
+    t->bf16_arena = NULL, t->bf16_work = NULL;
+    t->bf16_count = t->bf16_work_floats = 0;
+    return err_set(err, "out of memory for bf16 convolutions (%d layers)", layers);
+}
+
 int trace_use_bf16(Trace *t, const Net *net, Err *err)
 {
     if (t->grad_arena)
@@ -254,21 +272,18 @@ int trace_use_bf16(Trace *t, const Net *net, Err *err)
     int layers = 0, threads = pool_threads(t->pool);
     for (int i = 0; i < net->n_layers; i++)
         if (takes_bf16(net, t, i)) {
-            size_t w = conv_bf16_workspace_floats(&t->conv[i], threads);
             t->bf16_count += conv_bf16_packed_count(&t->conv[i]);
-            t->bf16_work_floats = w > t->bf16_work_floats ? w : t->bf16_work_floats;
+            grow_to(&t->bf16_work_floats, conv_bf16_workspace_floats(&t->conv[i], threads));
             layers++;
         }
     if (layers == 0)
         return 0;
-    t->bf16_weight = calloc((size_t)net->n_layers, sizeof *t->bf16_weight);
-    t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
-    t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
-    if (!t->bf16_weight || !t->bf16_arena || !t->bf16_work) {
-        free(t->bf16_weight), free(t->bf16_arena), free(t->bf16_work);
-        t->bf16_weight = NULL, t->bf16_arena = NULL, t->bf16_work = NULL;
-        t->bf16_count = t->bf16_work_floats = 0;
-        return err_set(err, "out of memory for bf16 weights (%d layers)", layers);
+    if (!(t->bf16_weight = calloc((size_t)net->n_layers, sizeof *t->bf16_weight)))
+        return err_set(err, "out of memory for bf16 convolutions (%d layers)", layers);
+    if (alloc_bf16(t, layers, err)) {
+        free(t->bf16_weight);
+        t->bf16_weight = NULL;
+        return -1;
     }
     uint16_t *p = t->bf16_arena;
     for (int i = 0; i < net->n_layers; i++)
@@ -291,26 +306,17 @@ int trace_train_bf16(Trace *t, const Net *net, Err *err)
         if (takes_bf16(net, t, i)) {
             const ConvShape *s = &t->conv[i];
             const ConvShape g = conv_bf16_gradient_shape(s);
-            size_t sizes[3] = {conv_bf16_workspace_floats(s, threads),
-                               conv_bf16_workspace_floats(&g, threads),
-                               conv_bf16_weight_workspace_floats(s, threads)};
-            size_t packs[2] = {conv_bf16_packed_count(s), conv_bf16_packed_count(&g)};
-            for (int k = 0; k < 3; k++)
-                t->bf16_work_floats = sizes[k] > t->bf16_work_floats ? sizes[k] : t->bf16_work_floats;
-            for (int k = 0; k < 2; k++)
-                t->bf16_count = packs[k] > t->bf16_count ? packs[k] : t->bf16_count;
+            grow_to(&t->bf16_work_floats, conv_bf16_workspace_floats(s, threads));
+            grow_to(&t->bf16_work_floats, conv_bf16_workspace_floats(&g, threads));
+            grow_to(&t->bf16_work_floats, conv_bf16_weight_workspace_floats(s, threads));
+            grow_to(&t->bf16_count, conv_bf16_packed_count(s));
+            grow_to(&t->bf16_count, conv_bf16_packed_count(&g));
             layers++;
         }
     if (layers == 0)
         return 0;
-    t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
-    t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
-    if (!t->bf16_arena || !t->bf16_work) {
-        free(t->bf16_arena), free(t->bf16_work);
-        t->bf16_arena = NULL, t->bf16_work = NULL;
-        t->bf16_count = t->bf16_work_floats = 0;
-        return err_set(err, "out of memory for bf16 training (%d layers)", layers);
-    }
+    if (alloc_bf16(t, layers, err))
+        return -1;
     t->bf16_train = true;
     return layers;
 }
@@ -365,7 +371,7 @@ static void layer_part(void *ctx, int ti, int nt)
                 int pad = j->fused == 2 ? j->net->layers[i + 2].pad : 0;
                 instance_norm_relu_pad_forward(x + b * in_plane,
                                                t->value[i + 1 + j->fused] + b * sf.h * sf.w,
-                                               t->rstd[i] + b, planes, so.h, so.w, true, pad);
+                                               t->rstd[i] + b, planes, so.h, so.w, pad);
             } else if (L->kind == LAYER_INSTANCE_NORM)
                 instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
                                       so.h * so.w);

@@ -78,7 +78,7 @@ void upsample2_backward(const float *dout, float *din, int planes, int h, int w)
 // The plane sums are float with 16-wide SIMD partial sums (#pragma omp simd): each lane adds
 // hw/16 values, accurate to ~1e-6 relative for the planes here (up to 256x256), and 4-8x
 // faster than a scalar double loop.
-// Plane pl's mean and 1/std (two passes: the variance of a plane with a large mean stays
+// A plane's mean and 1/std (two passes: the variance of a plane with a large mean stays
 // accurate).
 static void plane_stats(const float *x, int hw, float *mean, float *r)
 {
@@ -109,10 +109,9 @@ void instance_norm_forward(const float *in, float *out, float *rstd, int planes,
 }
 
 void instance_norm_relu_pad_forward(const float *in, float *out, float *rstd, int planes, int h,
-                                    int w, bool relu, int p)
+                                    int w, int p)
 {
     const int pw = w + 2 * p, ph = h + 2 * p;
-    const float floor_ = relu ? 0.0f : -INFINITY;
     for (int pl = 0; pl < planes; pl++) {
         const float *x = in + (size_t)pl * h * w;
         float *dst = out + (size_t)pl * ph * pw;
@@ -124,7 +123,7 @@ void instance_norm_relu_pad_forward(const float *in, float *out, float *rstd, in
             float *o = dst + (size_t)y * pw;
             for (int i = 0; i < w; i++) {
                 float v = (row[i] - mean) * r;
-                o[p + i] = v > floor_ ? v : floor_;
+                o[p + i] = v > 0.0f ? v : 0.0f; // as relu_forward
             }
             for (int i = 0; i < p; i++) {
                 o[i] = o[p + (p - i)];               // reflect(i - p) = p - i

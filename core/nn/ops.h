@@ -4,7 +4,6 @@
 #ifndef AGESHIFT_OPS_H
 #define AGESHIFT_OPS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 // out (planes, H+2p, W+2p) = in (planes, H, W) mirrored at the edges without repeating the
@@ -21,10 +20,10 @@ void upsample2_backward(const float *dout, float *din, int planes, int h, int w)
 // rstd = 1/sqrt(var + eps) stored per plane for the backward (which needs only out and rstd).
 #define INSTANCE_NORM_EPS 1e-5f
 void instance_norm_forward(const float *in, float *out, float *rstd, int planes, int hw);
-// instance_norm_forward, then (relu) ReLU, then a reflection pad of p (0: none), in one pass
-// over the output: what an inference trace runs for norm -> ReLU -> pad (net.c).
+// instance_norm_forward, then ReLU, then a reflection pad of p (0: none), in one pass over
+// the output: what an inference trace runs for norm -> ReLU (-> pad) (net.c).
 void instance_norm_relu_pad_forward(const float *in, float *out, float *rstd, int planes, int h,
-                                    int w, bool relu, int p);
+                                    int w, int p);
 void instance_norm_backward(const float *out, const float *rstd, const float *dout, float *din,
                             int planes, int hw);
 
