@@ -23,7 +23,10 @@ typedef struct {
     bool bf16; // convolutions in bf16 on AMX (net.h's trace_train_bf16); ignored without it
 } CycleGanConfig;
 
-#define CYCLEGAN_SEED_LOSS_WEIGHTS .lambda_identity = 5.0f, .lambda_cycle = 10.0f
+#define CYCLEGAN_SEED_LAMBDA_IDENTITY 5.0f
+#define CYCLEGAN_SEED_LAMBDA_CYCLE 10.0f
+#define CYCLEGAN_SEED_LOSS_WEIGHTS                                                                 \
+    .lambda_identity = CYCLEGAN_SEED_LAMBDA_IDENTITY, .lambda_cycle = CYCLEGAN_SEED_LAMBDA_CYCLE
 
 typedef struct {
     float g, g_identity, g_gan, g_cycle, d; // the seed's five curves

@@ -252,7 +252,7 @@ static int read_config(const StFile *f, TrainConfig *c, Err *err)
         *augment_field(&c->augment, i) = (float)v;
     }
     // Absent before the options: the seed's weights.
-    double weights[2] = {5.0, 10.0};
+    double weights[2] = {CYCLEGAN_SEED_LAMBDA_IDENTITY, CYCLEGAN_SEED_LAMBDA_CYCLE};
     const char *weight_keys[2] = {"lambda_identity", "lambda_cycle"};
     for (int i = 0; i < 2; i++) {
         if (st_meta(f, weight_keys[i]) && get_double(f, weight_keys[i], &weights[i], err))
