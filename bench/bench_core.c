@@ -260,40 +260,64 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
     net_free(&g);
 }
 
+// Forward and backward (the data gradient, and the weight gradient with `weights`) of s by two
+// paths, path 0 and 1 as `select` sets them, alternately over 9 rounds of reps calls each: the
+// median ms of each, ms[path][0: forward, 1: backward]. The caller sets its default path back.
+static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int path), bool weights,
+                           int reps, double ms[2][2])
+{
+    size_t ni = (size_t)s->c * s->h * s->w, no = (size_t)s->oc * s->oh * s->ow;
+    size_t nw = (size_t)s->oc * s->c * s->k * s->k, work_floats = 0;
+    for (int m = 0; m < 2; m++) {
+        select(m);
+        size_t f = conv_workspace_floats(s);
+        work_floats = f > work_floats ? f : work_floats;
+    }
+    float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+    float *out = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
+    float *dw = weights ? calloc(nw, sizeof(float)) : NULL;
+    float *work = malloc(work_floats * sizeof(float));
+    fill(in, ni, 3);
+    fill(w, nw, 4);
+    enum { ROUNDS = 9 };
+    double t[2][2][ROUNDS]; // [path][forward, backward][round]
+    for (int r = 0; r < ROUNDS; r++)
+        for (int m = 0; m < 2; m++) {
+            select(m);
+            double t0 = clock_now_s();
+            for (int i = 0; i < reps; i++)
+                conv2d_forward(pool, s, in, w, NULL, out, work);
+            double t1 = clock_now_s();
+            for (int i = 0; i < reps; i++)
+                conv2d_backward(pool, s, in, w, out, din, dw, NULL, work);
+            double t2 = clock_now_s();
+            t[m][0][r] = 1e3 * (t1 - t0) / reps;
+            t[m][1][r] = 1e3 * (t2 - t1) / reps;
+        }
+    for (int m = 0; m < 2; m++)
+        for (int k = 0; k < 2; k++)
+            ms[m][k] = median(t[m][k], ROUNDS);
+    free(in), free(w), free(out), free(din), free(dw), free(work);
+}
+
+static void winograd_path(int path)
+{
+    winograd_set_mode(path ? WINOGRAD_ALWAYS : WINOGRAD_NEVER);
+}
+
 // One shape: forward and data gradient, im2col and Winograd alternately, median ms of each.
 static void bench_conv_shape(Pool *pool, int c, int oc, int h, const char *where)
 {
     ConvShape s;
     conv_shape(&s, 1, c, h, h, oc, 3, 1, 0);
-    size_t ni = (size_t)c * h * h, no = (size_t)oc * s.oh * s.ow, nw = (size_t)oc * c * 9;
-    float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
-    float *out = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
-    float *work = malloc(conv_workspace_floats(&s) * sizeof(float));
-    fill(in, ni, 3);
-    fill(w, nw, 4);
-    const int rounds = 9;
-    int reps = (int)(3e8 / ((double)nw * s.oh * s.ow)) + 1;
-    double t[2][2][9]; // [im2col, winograd][forward, data gradient][round]
-    for (int r = 0; r < rounds; r++)
-        for (int m = 0; m < 2; m++) {
-            winograd_set_mode(m ? WINOGRAD_ALWAYS : WINOGRAD_NEVER);
-            double t0 = clock_now_s();
-            for (int i = 0; i < reps; i++)
-                conv2d_forward(pool, &s, in, w, NULL, out, work);
-            double t1 = clock_now_s();
-            for (int i = 0; i < reps; i++)
-                conv2d_backward(pool, &s, in, w, out, din, NULL, NULL, work);
-            double t2 = clock_now_s();
-            t[m][0][r] = 1e3 * (t1 - t0) / reps;
-            t[m][1][r] = 1e3 * (t2 - t1) / reps;
-        }
+    double ms[2][2];
+    time_two_paths(pool, &s, winograd_path, false,
+                   (int)(3e8 / ((double)oc * c * 9 * s.oh * s.ow)) + 1, ms);
     winograd_set_mode(WINOGRAD_BY_SHAPE);
-    double f0 = median(t[0][0], rounds), f1 = median(t[1][0], rounds);
-    double b0 = median(t[0][1], rounds), b1 = median(t[1][1], rounds);
     printf("%4d %4d %4dx%-4d %5zu %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s%s\n", c, oc, h, h,
-           (size_t)((s.oh + 1) / 2) * ((s.ow + 1) / 2), f0, f1, f0 / f1, b0, b1, b0 / b1, where,
+           (size_t)((s.oh + 1) / 2) * ((s.ow + 1) / 2), ms[0][0], ms[1][0], ms[0][0] / ms[1][0],
+           ms[0][1], ms[1][1], ms[0][1] / ms[1][1], where,
            winograd_forward_applies(&s) ? "" : " (im2col by shape)");
-    free(in), free(w), free(out), free(din), free(work);
 }
 
 static void bench_conv(Pool *pool)
@@ -309,41 +333,22 @@ static void bench_conv(Pool *pool)
     bench_conv_shape(pool, 256, 256, 66, "ngf 64 residual at 256 px (the seed's)");
 }
 
+static void direct_path(int path)
+{
+    direct_conv_set_enabled(path == 1);
+}
+
 // One 7x7 stride-1 shape: forward and backward (data and weight gradient), im2col and the
 // direct kernel alternately, median ms of each.
 static void bench_direct_shape(Pool *pool, int c, int oc, int h, const char *where)
 {
     ConvShape s;
     conv_shape(&s, 1, c, h, h, oc, 7, 1, 0);
-    size_t ni = (size_t)c * h * h, no = (size_t)oc * s.oh * s.ow, nw = (size_t)oc * c * 49;
-    size_t direct_work = conv_workspace_floats(&s);
-    direct_conv_set_enabled(false);
-    size_t im2col_work = conv_workspace_floats(&s);
-    float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
-    float *out = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
-    float *dw = calloc(nw, sizeof(float));
-    float *work = malloc((direct_work > im2col_work ? direct_work : im2col_work) * sizeof(float));
-    fill(in, ni, 3);
-    fill(w, nw, 4);
-    enum { ROUNDS = 9 };
-    double t[2][2][ROUNDS]; // [im2col, direct][forward, backward][round]
-    for (int r = 0; r < ROUNDS; r++)
-        for (int m = 0; m < 2; m++) {
-            direct_conv_set_enabled(m == 1);
-            double t0 = clock_now_s();
-            conv2d_forward(pool, &s, in, w, NULL, out, work);
-            double t1 = clock_now_s();
-            conv2d_backward(pool, &s, in, w, out, din, dw, NULL, work);
-            double t2 = clock_now_s();
-            t[m][0][r] = 1e3 * (t1 - t0);
-            t[m][1][r] = 1e3 * (t2 - t1);
-        }
+    double ms[2][2];
+    time_two_paths(pool, &s, direct_path, true, 1, ms);
     direct_conv_set_enabled(true);
-    double f0 = median(t[0][0], ROUNDS), f1 = median(t[1][0], ROUNDS);
-    double b0 = median(t[0][1], ROUNDS), b1 = median(t[1][1], ROUNDS);
-    printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, f0, f1,
-           f0 / f1, b0, b1, b0 / b1, where);
-    free(in), free(w), free(out), free(din), free(dw), free(work);
+    printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, ms[0][0],
+           ms[1][0], ms[0][0] / ms[1][0], ms[0][1], ms[1][1], ms[0][1] / ms[1][1], where);
 }
 
 static void bench_direct(Pool *pool)
