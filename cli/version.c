@@ -17,14 +17,12 @@ int cmd_version(int argc, char **argv)
            "output tiles, data gradient from %d input tiles (core/nn/winograd.h); stride 1 with %d "
            "or fewer channels on one side (the 7x7 RGB layers) directly (core/nn/direct_conv.h)\n",
            WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, DIRECT_CONV_MAX_CHANNELS);
-    printf("bf16: %s\n",
-           conv_bf16_available()
-               ? "inference convolutions with 16k output channels on AMX-BF16 tiles "
-                 "(core/nn/conv_bf16.h; AGESHIFT_BF16=0 turns them off); training fp32"
-               : conv_bf16_describe());
-    if (!conv_bf16_available())
-        printf("  so fp32 throughout (this CPU %s AVX512_BF16; a vdpbf16ps kernel measured slower "
-               "than fp32 sgemm on Sapphire Rapids, not kept)\n",
-               __builtin_cpu_supports("avx512bf16") ? "has" : "lacks");
+    if (conv_bf16_available())
+        printf("bf16: inference convolutions with 16k output channels on %s (core/nn/conv_bf16.h; "
+               "AGESHIFT_BF16=0 turns them off, =avx512 takes the vector kernel); training fp32 "
+               "unless train --bf16\n",
+               conv_bf16_describe());
+    else
+        printf("bf16: %s, so fp32 throughout\n", conv_bf16_describe());
     return 0;
 }

@@ -5,43 +5,145 @@
 #include <string.h>
 
 #include "core/nn/bf16_tiles.h"
+#include "core/nn/conv_bf16_internal.h"
 #include "core/nn/direct_conv.h"
 
-// The convolution as an implicit GEMM, without im2col (which, at AMX's speed, would cost 4x
-// the multiply itself). The input is converted once to bf16 pairs of channels with its zero
-// padding, its columns split by phase (x mod stride) so that an output row's pixels at one
-// kernel tap are consecutive: x[y][channel pair][phase][q][2] for input column q * stride +
-// phase. One accumulator tile is 16 output channels by 16 consecutive output pixels (fp32);
-// for each tap and each 32 input channels it adds the weight's 16 x 32 tile times the 32 x 16
-// tile of those pixels, one row per channel pair at a fixed stride. The result lands in the
-// planar output as it is.
-#define CH 32 // bf16 channels in a weight tile's row (64 bytes)
+// The convolution as an implicit GEMM, without im2col (which, at these speeds, would cost more
+// than the multiply itself): the input converted once to bf16 channel pairs
+// (conv_bf16_internal.h), then one of two multiply kernels, on AMX tiles (conv_bf16_amx.c) or on
+// AVX512_BF16 vectors (conv_bf16_avx512.c), which read it in place and write the planar output.
+#define CH 32 // bf16 channels in an AMX weight tile's row (64 bytes)
 
-static size_t channels_padded(const ConvShape *s)
+// ---- which kernel ----
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+static bool amx_usable(const char **why)
 {
-    return round_up((size_t)s->c, CH);
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) {
+        *why = "this CPU has no AMX-BF16";
+        return false;
+    }
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+        *why = "the kernel did not grant the AMX tile state";
+        return false;
+    }
+    return true;
 }
 
-// ---- the weight: per (output tile, tap, channel step) one 1 KB tile ----
+// AGESHIFT_BF16=0 turns bf16 off, =avx512 takes the vector kernel even where AMX is there (to
+// test or time it); otherwise AMX where it can run, else AVX512_BF16.
+static Bf16Kind probe(const char **why)
+{
+    const char *env = getenv("AGESHIFT_BF16");
+    if (env && strcmp(env, "0") == 0) {
+        *why = "turned off by AGESHIFT_BF16=0";
+        return BF16_NONE;
+    }
+    const bool forced = env && strcmp(env, "avx512") == 0;
+    const char *no_amx = "this CPU has no AMX-BF16";
+    if (!forced && amx_usable(&no_amx)) {
+        *why = "AMX-BF16 tiles";
+        return BF16_AMX;
+    }
+    // __builtin_cpu_supports also asks whether the OS saves the 512-bit state.
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512bf16")) {
+        *why = forced ? "AVX512_BF16 vectors (VDPBF16PS), asked for by AGESHIFT_BF16=avx512"
+                      : "AVX512_BF16 vectors (VDPBF16PS)";
+        return BF16_AVX512;
+    }
+    *why = forced ? "AGESHIFT_BF16=avx512, but this CPU has no AVX512_BF16"
+           : strcmp(no_amx, "this CPU has no AMX-BF16") == 0
+               ? "this CPU has neither AMX-BF16 nor AVX512_BF16"
+               : no_amx;
+    return BF16_NONE;
+}
+#else
+static Bf16Kind probe(const char **why)
+{
+    *why = "not an x86-64 build";
+    return BF16_NONE;
+}
+#endif
 
-// Tile (mt, tap, ks) holds in row r the 32 channels ks * 32 .. of output channel mt * 16 + r
-// at that tap.
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static Bf16Kind kind;
+static const char *description;
+
+static void probe_once(void)
+{
+    kind = probe(&description);
+}
+
+Bf16Kind conv_bf16_kind(void)
+{
+    pthread_once(&once, probe_once);
+    return kind;
+}
+
+bool conv_bf16_available(void)
+{
+    return conv_bf16_kind() != BF16_NONE;
+}
+
+const char *conv_bf16_describe(void)
+{
+    pthread_once(&once, probe_once);
+    return description;
+}
+
+bool conv_bf16_applies(const ConvShape *s)
+{
+    return !s->transposed && s->oc % TILE == 0 && !direct_conv_applies(s) &&
+           conv_bf16_available();
+}
+
+// Channels as the kernel reads them: AMX by 32 (a tile row), vectors by pairs.
+static size_t channels_padded(const ConvShape *s)
+{
+    return round_up((size_t)s->c, conv_bf16_kind() == BF16_AMX ? CH : 2);
+}
+
+// ---- the weight ----
+
 size_t conv_bf16_packed_count(const ConvShape *s)
 {
     return (size_t)s->oc * s->k * s->k * channels_padded(s);
 }
 
+// Puts the bf16 of v, the weight for (output channel o, tap, input channel c), where the
+// kernel reads it: AMX's tile (o / 16, tap, c / 32) holds in row o % 16 the 32 channels from
+// c / 32 * 32 (conv_bf16_amx.c); the vector kernel's pairs are placed by bf16_avx512_index.
+static void put(const ConvShape *s, uint16_t *packed, int o, int tap, size_t c, float v)
+{
+    const int taps = s->k * s->k;
+    const size_t cp = channels_padded(s);
+    size_t at;
+    if (conv_bf16_kind() == BF16_AMX) {
+        size_t tile = ((size_t)(o / TILE) * taps + tap) * (cp / CH) + c / CH;
+        at = (tile * TILE + (size_t)(o % TILE)) * CH + c % CH;
+    } else {
+        at = bf16_avx512_index(o, tap, c / 2, taps, cp / 2) * 2 + c % 2;
+    }
+    packed[at] = to_bf16(v);
+}
+
 void conv_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed)
 {
     const int taps = s->k * s->k;
-    const size_t steps = channels_padded(s) / CH;
     for (int o = 0; o < s->oc; o++)
         for (int tap = 0; tap < taps; tap++)
-            for (size_t c = 0; c < channels_padded(s); c++) {
-                size_t tile = ((size_t)(o / TILE) * taps + tap) * steps + c / CH;
-                float v = c < (size_t)s->c ? weight[((size_t)o * s->c + c) * taps + tap] : 0.0f;
-                packed[(tile * TILE + (size_t)(o % TILE)) * CH + c % CH] = to_bf16(v);
-            }
+            for (size_t c = 0; c < channels_padded(s); c++)
+                put(s, packed, o, tap, c,
+                    c < (size_t)s->c ? weight[((size_t)o * s->c + c) * taps + tap] : 0.0f);
 }
 
 ConvShape conv_bf16_gradient_shape(const ConvShape *s)
@@ -54,32 +156,20 @@ ConvShape conv_bf16_gradient_shape(const ConvShape *s)
 void conv_bf16_pack_turned(const ConvShape *s, const float *weight, uint16_t *packed)
 {
     const ConvShape g = conv_bf16_gradient_shape(s);
-    const int k = s->k, taps = k * k;
-    const size_t steps = channels_padded(&g) / CH;
+    const int taps = s->k * s->k;
     for (int c = 0; c < s->c; c++) // the gradient's output channel
         for (int tap = 0; tap < taps; tap++)
-            for (size_t o = 0; o < channels_padded(&g); o++) { // its input channel
-                size_t tile = ((size_t)(c / TILE) * taps + tap) * steps + o / CH;
-                float v = o < (size_t)s->oc
-                              ? weight[((size_t)o * s->c + c) * taps + (taps - 1 - tap)]
-                              : 0.0f;
-                packed[(tile * TILE + (size_t)(c % TILE)) * CH + o % CH] = to_bf16(v);
-            }
+            for (size_t o = 0; o < channels_padded(&g); o++) // its input channel
+                put(&g, packed, c, tap, o,
+                    o < (size_t)s->oc
+                        ? weight[((size_t)o * s->c + c) * taps + (taps - 1 - tap)]
+                        : 0.0f);
 }
 
 // ---- the input: channel pairs, zero-padded, columns by phase ----
 
-typedef struct {
-    const ConvShape *s;
-    const float *in;
-    uint32_t *x; // channel pairs, see above
-    const uint16_t *packed;
-    float *out, *work;
-    bool add; // out += instead of out =
-} Job;
-
-// Columns of one phase: enough for the padded row, and for the last tile of a row, which may
-// read up to 16 pixels past the output's end.
+// Columns of one phase: enough for the padded row, and for the last 16 pixels of a row, which
+// may read up to 16 pixels past the output's end.
 static size_t phase_columns(const ConvShape *s)
 {
     size_t wp = (size_t)s->w + 2 * s->pad;
@@ -133,206 +223,49 @@ static void convert_pair(const ConvShape *s, const float *in, int y, int c, uint
 
 static void convert_part(void *ctx, int t, int n)
 {
-    const Job *j = ctx;
+    const Bf16Job *j = ctx;
     const ConvShape *s = j->s;
-    const size_t pairs = channels_padded(s) / 2, rows = ((size_t)s->h + 2 * s->pad) * pairs;
+    const size_t rows = ((size_t)s->h + 2 * s->pad) * j->pairs;
     size_t r0, r1;
     pool_split(rows, t, n, &r0, &r1);
     for (size_t r = r0; r < r1; r++)
-        convert_pair(s, j->in, (int)(r / pairs), (int)(r % pairs) * 2, j->x + r * pair_row(s));
+        convert_pair(s, j->in, (int)(r / j->pairs), (int)(r % j->pairs) * 2, j->x + r * j->row);
 }
 
 size_t conv_bf16_workspace_floats(const ConvShape *s, int threads)
 {
     if (!conv_bf16_applies(s))
         return 0;
-    // The converted input, and per thread one accumulator tile for a row's last pixels.
+    // The converted input, and per thread one accumulator tile for a row's last pixels (AMX).
     return input_count(s) + (size_t)threads * TILE * TILE;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
-
-
-// Accumulator tile (16 output channels from o0, 16 pixels of row oy from ox0) into out, through
-// the scratch tile when fewer than 16 pixels are left in the row.
-#define STORE(q, o0, ox0)                                                                      \
-    do {                                                                                       \
-        float *dst_ = j->out + (size_t)(o0) * plane + (size_t)oy * s->ow + (ox0);               \
-        int left_ = s->ow - (ox0);                                                              \
-        if (left_ >= TILE) {                                                                    \
-            _tile_stored(q, dst_, plane * 4);                                                   \
-        } else {                                                                                \
-            _tile_stored(q, tile, TILE * 4);                                                    \
-            for (int r_ = 0; r_ < TILE; r_++)                                                   \
-                memcpy(dst_ + r_ * plane, tile + r_ * TILE, (size_t)left_ * sizeof(float));     \
-        }                                                                                       \
-    } while (0)
-
-// The same tile's starting value: 0, or what out holds there (the data gradient adds to it).
-#define START(q, o0, ox0)                                                                      \
-    do {                                                                                       \
-        if (!j->add) {                                                                         \
-            _tile_zero(q);                                                                     \
-            break;                                                                             \
-        }                                                                                      \
-        float *src_ = j->out + (size_t)(o0) * plane + (size_t)oy * s->ow + (ox0);               \
-        int left_ = s->ow - (ox0);                                                              \
-        if (left_ >= TILE) {                                                                    \
-            _tile_loadd(q, src_, plane * 4);                                                    \
-        } else {                                                                                \
-            memset(tile, 0, TILE * TILE * sizeof(float));                                       \
-            for (int r_ = 0; r_ < TILE; r_++)                                                   \
-                memcpy(tile + r_ * TILE, src_ + r_ * plane, (size_t)left_ * sizeof(float));     \
-            _tile_loadd(q, tile, TILE * 4);                                                     \
-        }                                                                                       \
-    } while (0)
-
-// Tiles 0-3: accumulators (output block a, pixel block b) = 2a + b; 4, 5: two weight tiles
-// (16 outputs by 32 channels); 6, 7: two pixel tiles (16 channel pairs by 16 pixels).
-__attribute__((target("amx-tile,amx-bf16"))) static void multiply_rows(const Job *j, int oy0,
-                                                                       int oy1, float *tile)
-{
-    const ConvShape *s = j->s;
-    tiles_configure();
-    const int k = s->k, taps = k * k, st = s->stride;
-    const size_t steps = channels_padded(s) / CH, a_tile = TILE * CH, row = pair_row(s);
-    const size_t cols = phase_columns(s), pairs = channels_padded(s) / 2;
-    const size_t plane = (size_t)s->oh * s->ow, b_stride = row * 4;
-    for (int oy = oy0; oy < oy1; oy++)
-        for (int o0 = 0; o0 < s->oc; o0 += 2 * TILE) {
-            const bool two_oc = o0 + TILE < s->oc;
-            const uint16_t *a0 = j->packed + (size_t)(o0 / TILE) * taps * steps * a_tile;
-            const uint16_t *a1 = a0 + (size_t)taps * steps * a_tile;
-            for (int ox0 = 0; ox0 < s->ow; ox0 += 2 * TILE) {
-                const bool two_px = ox0 + TILE < s->ow;
-                START(0, o0, ox0);
-                if (two_px)
-                    START(1, o0, ox0 + TILE);
-                if (two_oc) {
-                    START(2, o0 + TILE, ox0);
-                    if (two_px)
-                        START(3, o0 + TILE, ox0 + TILE);
-                }
-                for (int tap = 0; tap < taps; tap++) {
-                    const int ky = tap / k, kx = tap % k;
-                    const uint32_t *b0 = j->x + (size_t)(oy * st + ky) * pairs * row +
-                                         (size_t)(kx % st) * cols + (size_t)ox0 + kx / st;
-                    for (size_t ks = 0; ks < steps; ks++) {
-                        const size_t at = ((size_t)tap * steps + ks) * a_tile;
-                        const uint32_t *b = b0 + ks * TILE * row;
-                        _tile_loadd(4, a0 + at, 64);
-                        _tile_loadd(6, b, b_stride);
-                        _tile_dpbf16ps(0, 4, 6);
-                        if (two_px) {
-                            _tile_loadd(7, b + TILE, b_stride);
-                            _tile_dpbf16ps(1, 4, 7);
-                        }
-                        if (two_oc) {
-                            _tile_loadd(5, a1 + at, 64);
-                            _tile_dpbf16ps(2, 5, 6);
-                            if (two_px)
-                                _tile_dpbf16ps(3, 5, 7);
-                        }
-                    }
-                }
-                STORE(0, o0, ox0);
-                if (two_px)
-                    STORE(1, o0, ox0 + TILE);
-                if (two_oc) {
-                    STORE(2, o0 + TILE, ox0);
-                    if (two_px)
-                        STORE(3, o0 + TILE, ox0 + TILE);
-                }
-            }
-        }
-    _tile_release();
-}
-
-static bool probe(const char **why)
-{
-    const char *env = getenv("AGESHIFT_BF16");
-    if (env && strcmp(env, "0") == 0) {
-        *why = "turned off by AGESHIFT_BF16=0";
-        return false;
-    }
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) {
-        *why = "this CPU has no AMX-BF16";
-        return false;
-    }
-    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
-        *why = "the kernel did not grant the AMX tile state";
-        return false;
-    }
-    *why = "AMX-BF16 tiles";
-    return true;
-}
-#else
-static void multiply_rows(const Job *j, int oy0, int oy1, float *tile)
-{
-    (void)j, (void)oy0, (void)oy1, (void)tile;
-}
-
-static bool probe(const char **why)
-{
-    *why = "not an x86-64 build";
-    return false;
-}
-#endif
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool available;
-static const char *description;
-
-static void probe_once(void)
-{
-    available = probe(&description);
-}
-
-bool conv_bf16_available(void)
-{
-    pthread_once(&once, probe_once);
-    return available;
-}
-
-const char *conv_bf16_describe(void)
-{
-    pthread_once(&once, probe_once);
-    return description;
-}
-
-bool conv_bf16_applies(const ConvShape *s)
-{
-    return !s->transposed && s->oc % TILE == 0 && !direct_conv_applies(s) &&
-           conv_bf16_available();
 }
 
 static void multiply_part(void *ctx, int t, int n)
 {
-    const Job *j = ctx;
+    const Bf16Job *j = ctx;
     size_t y0, y1;
     pool_split((size_t)j->s->oh, t, n, &y0, &y1);
-    float *tile = j->work + input_count(j->s) + (size_t)t * TILE * TILE;
-    if (y0 < y1)
-        multiply_rows(j, (int)y0, (int)y1, tile);
+    if (y0 >= y1)
+        return;
+    if (conv_bf16_kind() == BF16_AMX)
+        bf16_amx_rows(j, (int)y0, (int)y1, j->work + input_count(j->s) + (size_t)t * TILE * TILE);
+    else
+        bf16_avx512_rows(j, (int)y0, (int)y1);
 }
 
 void conv_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
                        float *out, bool add, float *work)
 {
-    Job j = {.s = s,
-             .in = in,
-             .x = (uint32_t *)work,
-             .packed = packed,
-             .out = out,
-             .work = work,
-             .add = add};
+    Bf16Job j = {.s = s,
+                 .in = in,
+                 .x = (uint32_t *)work,
+                 .packed = packed,
+                 .out = out,
+                 .work = work,
+                 .add = add,
+                 .pairs = channels_padded(s) / 2,
+                 .cols = phase_columns(s),
+                 .row = pair_row(s)};
     pool_run(pool, convert_part, &j);
     pool_run(pool, multiply_part, &j);
 }

@@ -10,6 +10,7 @@
 
 #include "core/nn/bf16_tiles.h"
 #include "core/nn/conv_bf16.h"
+#include "core/nn/conv_bf16_internal.h"
 
 #define PIXELS 32 // bf16 pixels in a row of the output gradient's tile
 
@@ -49,7 +50,7 @@ static size_t x_count(const ConvShape *s) // uint32
 
 bool conv_bf16_weight_applies(const ConvShape *s)
 {
-    return s->stride == 1 && conv_bf16_applies(s);
+    return s->stride == 1 && conv_bf16_kind() == BF16_AMX && conv_bf16_applies(s);
 }
 
 size_t conv_bf16_weight_workspace_floats(const ConvShape *s, int threads)
