@@ -146,9 +146,9 @@ static const Option table[] = {
     {.name = "bf16",
      .type = OPT_SET,
      .offset = FIELD(cfg.bf16),
-     .help = "convolutions in bf16 on AMX tiles where the CPU has them (mixed precision: "
-             "weights, gradients and Adam stay fp32; 1.2x faster on 128/6/16, not bit for bit "
-             "fp32's); recorded in the checkpoint"},
+     .help = "convolutions in bf16 on AMX tiles or AVX512_BF16 vectors where the CPU has "
+             "them (mixed precision: weights, gradients and Adam stay fp32; 1.2x faster on "
+             "128/6/16 with AMX, not bit for bit fp32's); recorded in the checkpoint"},
     {.name = "run:", .type = OPT_SECTION},
     {.name = "out",
      .arg = "DIR",
