@@ -1,6 +1,6 @@
 // make bench: the core's speed on the seed's networks. Prints one tab-separated row per
 // generator configuration: impl size blocks ngf params macs infer_ms train_s infer_bf16_ms
-// train_bf16_s (the last two -1 where the CPU has no AMX-BF16)
+// train_bf16_s (the last two -1 where the CPU has no bf16 convolutions: conv_bf16_available)
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
@@ -11,7 +11,7 @@
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
 //   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
 //   and _BACKWARD are read from).
-//   bench_core --bf16: each generator at fp32 and with bf16 convolutions (AMX, conv_bf16.h),
+//   bench_core --bf16: each generator at fp32 and with bf16 convolutions (conv_bf16.h),
 //   alternately: medians and the bf16 output's PSNR against fp32.
 //   bench_core --direct: the generators' 7x7 convolutions from and to RGB by im2col and by the
 //   direct kernel (direct_conv.h), forward and backward, timed alternately, medians.
@@ -108,7 +108,7 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
     fill(x, n, 2);
     double times[32];
 
-    // One CycleGAN iteration, fp32 and (where the CPU has AMX) --bf16's mixed precision.
+    // One CycleGAN iteration, fp32 and (where the CPU has bf16 convolutions) --bf16's mixed precision.
     double train_s[2] = {-1.0, -1.0};
     for (int bf16 = 0; train && bf16 < 2; bf16++) {
         if (bf16 && !conv_bf16_available())

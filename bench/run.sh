@@ -38,9 +38,10 @@ awk -F'\t' '
 echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
 echo "generators, two discriminators with ndf 64 (ndf 32 for 128/6/16, the default model's"
-echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's AMX convolutions"
-echo "(core/nn/conv_bf16.h; training: train --bf16's mixed precision) against PyTorch under"
-echo "torch.autocast(bfloat16) (oneDNN); '-' where the CPU has no AMX-BF16."
+echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's bf16 convolutions"
+echo "(core/nn/conv_bf16.h: AMX tiles, else AVX512_BF16 vectors; training: train --bf16's mixed"
+echo "precision) against PyTorch under torch.autocast(bfloat16) (oneDNN); '-' where the CPU has"
+echo "neither."
 echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
 
 echo
@@ -58,7 +59,7 @@ echo "   where a generator's forward pass spends it"
 "$core_bench" --roofline 2>/dev/null
 
 echo
-echo "== bf16 convolutions (AMX) against fp32 in one generator, alternately, and their accuracy"
+echo "== bf16 convolutions (AMX or AVX512_BF16) against fp32 in one generator, alternately, and their accuracy"
 "$core_bench" --bf16 2>/dev/null
 
 echo
@@ -95,7 +96,7 @@ if command -v node >/dev/null && /usr/bin/python3 -c 'import torch' 2>/dev/null;
     done
     rm -rf "$models"
     echo "ratio: the median of the 5 rounds' ORT time / ageshift time (above 1: ageshift faster);"
-    echo "ours bf16: with AMX convolutions, timed in the same rounds"
+    echo "ours bf16: with bf16 convolutions, timed in the same rounds"
 else
     echo "needs Node.js and python3-torch: ONNX Runtime is not measured"
 fi
