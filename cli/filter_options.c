@@ -70,6 +70,13 @@ static const Option table[] = {
      .min = 0,
      .max = 1,
      .help = "how much of the change reaches the hair around the face, 0 to 1"},
+    {.name = "detail",
+     .arg = "X",
+     .type = OPT_FLOAT,
+     .offset = FIELD(detail),
+     .min = 0,
+     .max = 1,
+     .help = "how much of the face's fine detail is kept where the model blurs it, 0 to 1"},
     OPTION_THREADS(FIELD(threads)),
 };
 

@@ -13,6 +13,7 @@
 #include "core/model/model_file.h"
 #include "filter/align.h"
 #include "filter/cascade.h"
+#include "filter/detail_keep.h"
 #include "filter/face_blend.h"
 #include "filter/face_find.h"
 #include "filter/face_mask.h"
@@ -43,7 +44,8 @@ AgeshiftOptions ageshift_options_default(void)
                              .cascade_path = DEFAULT_CASCADE,
                              .second_cascade_path = DEFAULT_SECOND_CASCADE,
                              .landmarks_path = LANDMARKS_DEFAULT_MODEL,
-                             .hair = AGESHIFT_DEFAULT_HAIR};
+                             .hair = AGESHIFT_DEFAULT_HAIR,
+                             .detail = DETAIL_KEEP_DEFAULT};
 }
 
 struct AgeshiftFilter {
@@ -90,11 +92,13 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     f->gray_frame = -1;
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
         opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1 ||
-        !(opt->hair >= 0.0f && opt->hair <= 1.0f)) {
+        !(opt->hair >= 0.0f && opt->hair <= 1.0f) ||
+        !(opt->detail >= 0.0f && opt->detail <= 1.0f)) {
         err_set(err,
                 "bad filter options (strength %g, max faces %d, detect every %d, generate "
-                "every %d, hair %g)",
-                opt->strength, opt->max_faces, opt->detect_every, opt->generate_every, opt->hair);
+                "every %d, hair %g, detail %g)",
+                opt->strength, opt->max_faces, opt->detect_every, opt->generate_every, opt->hair,
+                opt->detail);
         goto fail;
     }
     if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
@@ -484,6 +488,7 @@ static int change_face(AgeshiftFilter *f, AVFrame *fr, const uint8_t *gray, int 
     double t4 = 1e3 * clock_now_s();
     // A face the detector has lost fades out instead of snapping back.
     BlendParams bp = blend_params_default(f->opt.strength * face->confidence);
+    bp.detail = f->opt.detail;
     if (face_blend(&f->region, local, f->orig_chw, f->gen_chw, f->mask, s, &bp, err))
         return -1;
     double t5 = 1e3 * clock_now_s();

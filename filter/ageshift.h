@@ -42,7 +42,8 @@ typedef struct {
     const char *second_cascade_path;
     const char *landmarks_path; // dlib 68-point shape predictor (default: libdlib-data's)
     float hair;                 // 0..1: the weight of the change in a band around the face
-    int threads;                // worker threads (0: one per CPU)
+    float detail; // 0..1: the original's fine detail kept where the generator blurs it
+    int threads;  // worker threads (0: one per CPU)
     // A single picture: change faces on their first detection (in a video a face must be seen
     // twice, so one false hit never shows), and search harder: tilted heads, smaller faces.
     bool still;

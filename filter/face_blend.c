@@ -2,6 +2,8 @@
 // colour-matched blend of the generator's change back into the frame. See face_blend.h.
 #include "filter/face_blend.h"
 
+#include "filter/detail_keep.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -200,7 +202,8 @@ void ellipse_mask_image(const EllipseMask *e, int size, float *mask)
 
 BlendParams blend_params_default(float strength)
 {
-    return (BlendParams){.strength = strength, .color_match = BLEND_COLOR_MATCH};
+    return (BlendParams){
+        .strength = strength, .color_match = BLEND_COLOR_MATCH, .detail = DETAIL_KEEP_DEFAULT};
 }
 
 static int check_params(const BlendParams *p, Err *err)
@@ -211,6 +214,8 @@ static int check_params(const BlendParams *p, Err *err)
         return err_set(err, "face_blend: strength %g, expected 0..1", (double)p->strength);
     if (!(p->color_match >= 0.0f && p->color_match <= 1.0f))
         return err_set(err, "face_blend: color_match %g, expected 0..1", (double)p->color_match);
+    if (!(p->detail >= 0.0f && p->detail <= 1.0f))
+        return err_set(err, "face_blend: detail %g, expected 0..1", (double)p->detail);
     return 0;
 }
 
@@ -252,7 +257,8 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
     if (p->strength == 0.0f)
         return 0;
     const size_t plane = (size_t)size * (size_t)size;
-    float *change = malloc(3 * plane * sizeof *change);
+    // The change's three planes, then detail_keep's six of work.
+    float *change = malloc(9 * plane * sizeof *change);
     if (!change)
         return err_set(err, "face_blend: out of memory at model size %d", size);
     // The mask's support (model pixels), and its sum for the colour means.
@@ -271,8 +277,9 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
         free(change);
         return 0;
     }
-    // change = (gen + shift - orig) * strength * mask, in pixel units (0..255 scale), per
-    // channel; shift moves the generated face's mean colour over the mask onto the original's.
+    // change = (gen + shift - orig) with the original's detail kept (detail_keep.h), then
+    // times strength * mask, in pixel units (0..255 scale), per channel; shift moves the
+    // generated face's mean colour over the mask onto the original's.
     for (int ch = 0; ch < 3; ch++) {
         const float *o = orig_chw + ch * plane, *g = gen_chw + ch * plane;
         double so = 0.0, sg = 0.0;
@@ -282,8 +289,12 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
         }
         float shift = (float)((double)p->color_match * (so - sg) / msum);
         for (size_t i = 0; i < plane; i++)
-            change[ch * plane + i] = ((g[i] + shift) - o[i]) * 127.5f * p->strength * mask[i];
+            change[ch * plane + i] = (g[i] + shift) - o[i];
     }
+    detail_keep(orig_chw, gen_chw, size, p->detail, change, change + 3 * plane);
+    for (int ch = 0; ch < 3; ch++)
+        for (size_t i = 0; i < plane; i++)
+            change[ch * plane + i] *= 127.5f * p->strength * mask[i];
 
     // Frame pixels whose place in the model lies within one pixel of the mask's support: the
     // bounding box of that rectangle's corners mapped into the frame.

@@ -80,6 +80,8 @@ void ellipse_mask_image(const EllipseMask *e, int size, float *mask);
 typedef struct {
     float strength;    // 0..1: how much of the change is added
     float color_match; // 0..1, see BLEND_COLOR_MATCH
+    float detail;      // 0..1: how much of the original's fine detail is kept where the
+                       // generator blurs it (filter/detail_keep.h)
 } BlendParams;
 
 // The defaults above with the given strength.
@@ -89,12 +91,13 @@ BlendParams blend_params_default(float strength);
 // (crop_extract of this frame and to_model) and gen_chw its output, both (3, size, size) in
 // [-1, 1]; mask (size, size) in [0, 1] says where and how much of the change goes back, at model
 // resolution. The frame gets the generator's change, gen - orig (after colour matching over the
-// mask), times strength times the mask, both sampled bilinearly at each frame pixel's place in
-// the model's square: the original's detail stays where the generator is softer, and only what
-// the generator changed is added. Pixels where the sampled mask is 0 (outside the mask's support,
-// the model's square or the frame) are not written: they stay bit-identical. Results are rounded
-// and clamped to 0..255. Errors: bad arguments (a frame without pixels, size < 1, NULL planes or
-// mask, a bad transform, a strength or colour match outside 0..1), named.
+// mask, with the original's fine detail kept where the generator lost it), times strength times
+// the mask, both sampled bilinearly at each frame pixel's place in the model's square: detail
+// finer than the model's pixels stays the frame's own, and only what the generator changed is
+// added. Pixels where the sampled mask is 0 (outside the mask's support, the model's square or
+// the frame) are not written: they stay bit-identical. Results are rounded and clamped to
+// 0..255. Errors: bad arguments (a frame without pixels, size < 1, NULL planes or mask, a bad
+// transform, a strength, colour match or detail outside 0..1), named.
 int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const float *gen_chw,
                const float *mask, int size, const BlendParams *p, Err *err);
 

@@ -465,6 +465,10 @@ Test(blend, bad_arguments)
     p.strength = 1.5f;
     cr_expect_lt(face_blend(&img, t, planes, planes, mask, 4, &p, &err), 0);
     cr_expect(strstr(err.msg, "strength"), "%s", err.msg);
+    p = blend_params_default(1.0f);
+    p.detail = -0.1f;
+    cr_expect_lt(face_blend(&img, t, planes, planes, mask, 4, &p, &err), 0);
+    cr_expect(strstr(err.msg, "detail"), "%s", err.msg);
     image_free(&img);
 }
 
