@@ -134,6 +134,10 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ageshift convert: %s\n", err.msg);
         return 1;
     }
-    fprintf(stderr, "%s: %ld frames, %ld faces changed\n", out, s.frames, s.faces);
+    fprintf(stderr, "%s: %ld frames, %ld faces changed", out, s.frames, s.faces);
+    if (s.held_back)
+        fprintf(stderr, ", %ld of %ld changes held back by the artefact guard (score up to %.0f%%)",
+                s.held_back, s.generated, (double)s.guard_score_max);
+    fputc('\n', stderr);
     return 0;
 }

@@ -77,6 +77,14 @@ static const Option table[] = {
      .min = 0,
      .max = 1,
      .help = "how much of the face's fine detail is kept where the model blurs it, 0 to 1"},
+    {.name = "guard",
+     .arg = "X",
+     .type = OPT_FLOAT,
+     .offset = FIELD(guard),
+     .min = 0,
+     .max = 1,
+     .help = "how far a face whose change looks broken (blotches, burns) is held back, 0 (not) "
+             "to 1"},
     OPTION_THREADS(FIELD(threads)),
 };
 

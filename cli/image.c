@@ -83,7 +83,11 @@ int cmd_image(int argc, char **argv)
         goto done;
     AgeshiftStats s;
     ageshift_stats(f, &s);
-    fprintf(stderr, "%s: %ld face%s changed\n", out, s.faces, s.faces == 1 ? "" : "s");
+    fprintf(stderr, "%s: %ld face%s changed", out, s.faces, s.faces == 1 ? "" : "s");
+    if (s.held_back)
+        fprintf(stderr, ", %ld held back by the artefact guard (score up to %.0f%%)", s.held_back,
+                (double)s.guard_score_max);
+    fputc('\n', stderr);
     rc = 0;
 done:
     if (rc)

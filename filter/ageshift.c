@@ -12,6 +12,7 @@
 #include "core/base/pool.h"
 #include "core/model/model_file.h"
 #include "filter/align.h"
+#include "filter/artefact_guard.h"
 #include "filter/cascade.h"
 #include "filter/detail_keep.h"
 #include "filter/face_blend.h"
@@ -45,7 +46,8 @@ AgeshiftOptions ageshift_options_default(void)
                              .second_cascade_path = DEFAULT_SECOND_CASCADE,
                              .landmarks_path = LANDMARKS_DEFAULT_MODEL,
                              .hair = AGESHIFT_DEFAULT_HAIR,
-                             .detail = DETAIL_KEEP_DEFAULT};
+                             .detail = DETAIL_KEEP_DEFAULT,
+                             .guard = GUARD_DEFAULT};
 }
 
 struct AgeshiftFilter {
@@ -69,6 +71,7 @@ struct AgeshiftFilter {
     size_t yuv_size;
     struct SwsContext *to_rgb, *to_yuv;
     float *orig_chw, *gen_chw, *mask;
+    float guard_work[4 * GUARD_GRID * GUARD_GRID];
     // What is kept of each face from frame to frame (by track id): its smoothed landmarks, and
     // the generator's last change, for the frames in between its runs.
     struct {
@@ -93,12 +96,13 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     if (!(opt->strength >= 0.0f && opt->strength <= 1.0f) || opt->max_faces < 1 ||
         opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1 ||
         !(opt->hair >= 0.0f && opt->hair <= 1.0f) ||
-        !(opt->detail >= 0.0f && opt->detail <= 1.0f)) {
+        !(opt->detail >= 0.0f && opt->detail <= 1.0f) ||
+        !(opt->guard >= 0.0f && opt->guard <= 1.0f)) {
         err_set(err,
                 "bad filter options (strength %g, max faces %d, detect every %d, generate "
-                "every %d, hair %g, detail %g)",
+                "every %d, hair %g, detail %g, guard %g)",
                 opt->strength, opt->max_faces, opt->detect_every, opt->generate_every, opt->hair,
-                opt->detail);
+                opt->detail, opt->guard);
         goto fail;
     }
     if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
@@ -385,19 +389,26 @@ static int face_slot(AgeshiftFilter *f, int id)
     return oldest;
 }
 
-// A new change for the face of track `id`, from its crop of frame `frame`: averaged into the
-// one it has (in face coordinates), or its first.
+// A new change for the face of track `id`, from its crop of frame `frame`: scaled down by the
+// artefact guard if it looks broken, then averaged into the one it has (in face coordinates),
+// or its first.
 static void take_change(AgeshiftFilter *f, int id, long frame, const float *delta, size_t n)
 {
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++) {
         if (f->face[i].id != id)
             continue;
+        float score = artefact_guard_score(delta, f->arch.size, f->guard_work);
+        float g = artefact_guard_factor(score, f->opt.guard);
+        f->stats.guard_score_sum += score;
+        f->stats.guard_score_max = fmaxf(f->stats.guard_score_max, score);
+        f->stats.held_back += g < 1.0f;
         float *d = f->face[i].delta;
         if (f->face[i].generated == LONG_MIN)
-            memcpy(d, delta, n * sizeof(float));
+            for (size_t k = 0; k < n; k++)
+                d[k] = g * delta[k];
         else
             for (size_t k = 0; k < n; k++)
-                d[k] += CHANGE_WEIGHT * (delta[k] - d[k]);
+                d[k] += CHANGE_WEIGHT * (g * delta[k] - d[k]);
         f->face[i].generated = frame;
         f->stats.generated++;
         return;

@@ -43,6 +43,7 @@ typedef struct {
     const char *landmarks_path; // dlib 68-point shape predictor (default: libdlib-data's)
     float hair;                 // 0..1: the weight of the change in a band around the face
     float detail; // 0..1: the original's fine detail kept where the generator blurs it
+    float guard;  // 0..1: how far a face whose change looks broken is held back
     int threads;  // worker threads (0: one per CPU)
     // A single picture: change faces on their first detection (in a video a face must be seen
     // twice, so one false hit never shows), and search harder: tilted heads, smaller faces.
@@ -78,6 +79,11 @@ void ageshift_set_strength(AgeshiftFilter *f, float strength);
 // Running totals, for progress lines and make bench.
 typedef struct {
     long frames, faces, generated; // generated: faces the generator ran on
+    // The artefact guard (filter/artefact_guard.h) over the generator's changes: their scores'
+    // sum and maximum, and how many it scaled down.
+    double guard_score_sum;
+    float guard_score_max;
+    long held_back;
     double detect_ms, landmarks_ms, crop_ms, generator_ms, blend_ms, convert_ms; // summed
 } AgeshiftStats;
 void ageshift_stats(const AgeshiftFilter *f, AgeshiftStats *s);

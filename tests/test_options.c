@@ -264,6 +264,7 @@ Test(options, filter_options_set_the_filter_and_need_to, .init = cr_redirect_std
                           : !strcmp(opts[i].name, "strength")  ? "0.5"
                           : !strcmp(opts[i].name, "hair")      ? "0.25"
                           : !strcmp(opts[i].name, "detail")    ? "0.75"
+                          : !strcmp(opts[i].name, "guard")     ? "0.5"
                                                                : "9";
         cr_expect_eq(options_apply(&fs, opts[i].val, arg), 1, "--%s %s", opts[i].name, arg);
     }
@@ -275,6 +276,7 @@ Test(options, filter_options_set_the_filter_and_need_to, .init = cr_redirect_std
     cr_expect_float_eq(o.strength, 0.5f, 1e-7);
     cr_expect_float_eq(o.hair, 0.25f, 1e-7);
     cr_expect_float_eq(o.detail, 0.75f, 1e-7);
+    cr_expect_float_eq(o.guard, 0.5f, 1e-7);
     cr_expect(o.max_faces == 9 && o.detect_every == 9 && o.generate_every == 9 && o.min_face == 9 &&
               o.threads == 9);
     for (int i = 0; i < n; i++)
