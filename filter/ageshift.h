@@ -7,10 +7,12 @@
 // still picture also tilted and turned heads, face_find.h),
 // tracked (smoothed, kept through short misses), their 68 landmarks found, aligned to the
 // training images' framing by a similarity transform (rotation, scale, shift) and cropped
-// through it at the model's size, run through the generator, and blended back through the
-// inverse: the generator's change is upsampled and added to the original pixels under a
-// feathered mask of face and hair drawn from the landmarks, so the frame keeps its sharpness and
-// no seam shows. Pixels outside the faces are not touched.
+// through it at the model's size, run through the generator, held back if it looks broken
+// (artefact_guard.h), and blended back through the inverse: the generator's change, with the
+// original's fine detail kept where the generator blurred it (detail_keep.h), is upsampled and
+// added to the original pixels under a feathered mask of face and hair drawn from the
+// landmarks, so the frame keeps its sharpness and no seam shows. Pixels outside the faces are
+// not touched.
 #ifndef AGESHIFT_FILTER_H
 #define AGESHIFT_FILTER_H
 
