@@ -195,7 +195,7 @@ QUICK ?= 0
 MODEL ?= samples/model.safetensors
 OPTS ?=
 INPUTS ?=
-quality: ageshift $(BUILD)/bench/quality/test_split deps-quality
+quality: ageshift $(BUILD)/bench/quality/test_split $(BUILD)/bench/quality/guard_scores deps-quality
 	bench/quality/run.sh $(BUILD) $(MODEL) "$(OPTS)" $(QUICK) $(INPUTS)
 
 # make seed-compare [MODEL=...]: the seed's four example faces through MODEL beside the seed's
