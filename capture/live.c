@@ -123,11 +123,7 @@ static void *filter_thread(void *arg)
             fail(l, &err);
             break;
         }
-        av->data[0] = work.aged.rgb;
-        av->linesize[0] = 3 * work.aged.w;
-        av->width = work.aged.w;
-        av->height = work.aged.h;
-        av->format = AV_PIX_FMT_RGB24;
+        image_as_frame(&work.aged, av);
         if (ageshift_process(f, av, &err)) {
             fail(l, &err);
             break;

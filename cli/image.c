@@ -74,11 +74,7 @@ int cmd_image(int argc, char **argv)
     int rc = 1;
     if (!av || image_load(argv[optind], &img, &err) || !(f = ageshift_open(&fo, &err)))
         goto done;
-    av->data[0] = img.rgb;
-    av->linesize[0] = 3 * img.w;
-    av->width = img.w;
-    av->height = img.h;
-    av->format = AV_PIX_FMT_RGB24;
+    image_as_frame(&img, av);
     if (ageshift_process(f, av, &err) || image_save(out, &img, &err))
         goto done;
     AgeshiftStats s;

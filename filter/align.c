@@ -12,6 +12,18 @@ Similarity align_face(const float *landmarks, int size)
                           ALIGN_POINTS - ALIGN_FIRST_POINT);
 }
 
+Bounds align_template_bounds(void)
+{
+    Bounds b = {1.0f, 1.0f, 0.0f, 0.0f};
+    for (int i = 0; i < ALIGN_POINTS; i++) {
+        b.x0 = fminf(b.x0, align_template[2 * i]);
+        b.x1 = fmaxf(b.x1, align_template[2 * i]);
+        b.y0 = fminf(b.y0, align_template[2 * i + 1]);
+        b.y1 = fmaxf(b.y1, align_template[2 * i + 1]);
+    }
+    return b;
+}
+
 LandmarkBox landmark_box(FaceRect r)
 {
     FaceRect d = face_rect_reframe(r, LANDMARK_BOX_DX, LANDMARK_BOX_DY, LANDMARK_BOX_SCALE);

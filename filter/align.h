@@ -19,6 +19,10 @@
 // its bottom-right), measured by bench/bench_landmarks on the 2,635 crops of ../shared/faces.
 extern const float align_template[2 * ALIGN_POINTS];
 
+// The bounding box of all the template's points, jaw to brows, in the same units: where every
+// aligned face lies in the model's square.
+Bounds align_template_bounds(void);
+
 // The frame -> model transform for a face of the given landmarks (ALIGN_POINTS of them, frame
 // pixels) at model size `size`: their points ALIGN_FIRST_POINT.. fitted onto the template
 // scaled to the model's size.

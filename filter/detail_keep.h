@@ -19,10 +19,13 @@
 // The default amount (the filter's --detail), chosen with make quality.
 #define DETAIL_KEEP_DEFAULT 1.0f
 
+// The work detail_keep needs, in planes of size * size floats.
+#define DETAIL_KEEP_WORK_PLANES 10
+
 // orig and gen: (3, size, size) planar; change: (3, size, size), gen - orig on entry (any
 // colour shift already in it: a constant per channel, which lies in the low band), the change
-// with the original's detail kept on return. work: 6 * size * size floats. amount 0..1 (0
-// leaves change as it is).
+// with the original's detail kept on return. work: DETAIL_KEEP_WORK_PLANES * size * size floats.
+// amount 0..1 (0 leaves change as it is).
 void detail_keep(const float *orig, const float *gen, int size, float amount, float *change,
                  float *work);
 

@@ -3,6 +3,7 @@
 #include "filter/face_blend.h"
 
 #include "filter/detail_keep.h"
+#include "filter/plane.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -219,31 +220,6 @@ static int check_params(const BlendParams *p, Err *err)
     return 0;
 }
 
-// Where a bilinear sample of a (size, size) plane at model coordinates (x, y) (pixel centres
-// at i + 0.5, clamped to the plane) reads: four offsets and their weights.
-typedef struct {
-    size_t i00, i01, i10, i11;
-    float w00, w01, w10, w11;
-} Bilinear;
-
-static Bilinear bilinear_at(int size, float x, float y)
-{
-    x = fminf(fmaxf(x - 0.5f, 0.0f), (float)(size - 1));
-    y = fminf(fmaxf(y - 0.5f, 0.0f), (float)(size - 1));
-    int ix = (int)x, iy = (int)y;
-    int ix1 = ix + 1 < size ? ix + 1 : ix, iy1 = iy + 1 < size ? iy + 1 : iy;
-    float fx = x - (float)ix, fy = y - (float)iy;
-    size_t r0 = (size_t)iy * size, r1 = (size_t)iy1 * size;
-    return (Bilinear){r0 + ix,       r0 + ix1,      r1 + ix, r1 + ix1, (1 - fx) * (1 - fy),
-                      fx * (1 - fy), (1 - fx) * fy, fx * fy};
-}
-
-static float bilinear(const Bilinear *b, const float *plane)
-{
-    return b->w00 * plane[b->i00] + b->w01 * plane[b->i01] + b->w10 * plane[b->i10] +
-           b->w11 * plane[b->i11];
-}
-
 int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const float *gen_chw,
                const float *mask, int size, const BlendParams *p, Err *err)
 {
@@ -257,8 +233,8 @@ int face_blend(Image *frame, Similarity to_model, const float *orig_chw, const f
     if (p->strength == 0.0f)
         return 0;
     const size_t plane = (size_t)size * (size_t)size;
-    // The change's three planes, then detail_keep's six of work.
-    float *change = malloc(9 * plane * sizeof *change);
+    // The change's three planes, then detail_keep's work.
+    float *change = malloc((3 + DETAIL_KEEP_WORK_PLANES) * plane * sizeof *change);
     if (!change)
         return err_set(err, "face_blend: out of memory at model size %d", size);
     // The mask's support (model pixels), and its sum for the colour means.

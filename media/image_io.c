@@ -521,3 +521,12 @@ void planar_to_image(const float *chw, Image *img)
             img->rgb[3 * p + c] = v >= 255.0f ? 255 : v > 0.0f ? (uint8_t)v : 0;
         }
 }
+
+void image_as_frame(Image *img, AVFrame *av)
+{
+    av->data[0] = img->rgb;
+    av->linesize[0] = 3 * img->w;
+    av->width = img->w;
+    av->height = img->h;
+    av->format = AV_PIX_FMT_RGB24;
+}

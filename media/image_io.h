@@ -4,6 +4,7 @@
 #ifndef AGESHIFT_IMAGE_IO_H
 #define AGESHIFT_IMAGE_IO_H
 
+#include <libavutil/frame.h>
 #include <stdint.h>
 
 #include "core/base/err.h"
@@ -16,6 +17,10 @@ typedef struct {
 // The largest width or height of an image or frame (as y4m's Y4M_MAX_DIM); an image also has
 // at most 64 Mpixels. Larger sizes are refused with a message before anything is allocated.
 #define IMAGE_MAX_DIM 16384
+
+// Points an AVFrame (with no buffer of its own) at the image's pixels, as RGB24, so that a
+// frame filter changes the image in place.
+void image_as_frame(Image *img, AVFrame *av);
 
 // Allocates a w x h image (contents zeroed).
 int image_alloc(Image *img, int w, int h, Err *err);

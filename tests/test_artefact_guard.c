@@ -82,12 +82,8 @@ Test(guard, score_is_the_share_of_blotches)
 {
     // The face box spans most of the square (the template's landmarks): a patch of a ninth of
     // the square is some 12-16% of it.
-    float x0 = 1, x1 = 0, y0 = 1, y1 = 0;
-    for (int i = 0; i < ALIGN_POINTS; i++) {
-        x0 = fminf(x0, align_template[2 * i]), x1 = fmaxf(x1, align_template[2 * i]);
-        y0 = fminf(y0, align_template[2 * i + 1]), y1 = fmaxf(y1, align_template[2 * i + 1]);
-    }
-    float want = 100.0f / 9.0f / ((x1 - x0) * (y1 - y0));
+    Bounds b = align_template_bounds();
+    float want = 100.0f / 9.0f / ((b.x1 - b.x0) * (b.y1 - b.y0));
     set_change(red_patch);
     cr_expect(fabsf(score_of() - want) < 3.0f, "red patch: %g, want about %g", score_of(), want);
     set_change(black_patch);
@@ -123,11 +119,7 @@ static long run_filter(const char *model, const char *face, float guard, Ageshif
     cr_assert_not_null(f, "%s", err.msg);
     AVFrame *av = av_frame_alloc();
     cr_assert_not_null(av);
-    av->data[0] = img.rgb;
-    av->linesize[0] = 3 * img.w;
-    av->width = img.w;
-    av->height = img.h;
-    av->format = AV_PIX_FMT_RGB24;
+    image_as_frame(&img, av);
     cr_assert_eq(ageshift_process(f, av, &err), 0, "%s", err.msg);
     ageshift_stats(f, s);
     long changed = 0;

@@ -51,7 +51,7 @@ static void blur(const float *in, float *out)
 // The change for gen, with detail kept at `amount`.
 static void change_of(const float *orig, const float *gen, float amount, float *change)
 {
-    static float work[6 * PLANE];
+    static float work[DETAIL_KEEP_WORK_PLANES * PLANE];
     for (int i = 0; i < 3 * PLANE; i++)
         change[i] = gen[i] - orig[i];
     detail_keep(orig, gen, S, amount, change, work);

@@ -19,11 +19,7 @@ static int score(const AgeshiftOptions *o, const char *path, AVFrame *av, Err *e
     AgeshiftFilter *f = ageshift_open(o, err);
     int rc = -1;
     if (f) {
-        av->data[0] = img.rgb;
-        av->linesize[0] = 3 * img.w;
-        av->width = img.w;
-        av->height = img.h;
-        av->format = AV_PIX_FMT_RGB24;
+        image_as_frame(&img, av);
         if (!ageshift_process(f, av, err)) {
             AgeshiftStats s;
             ageshift_stats(f, &s);
