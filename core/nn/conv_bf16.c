@@ -114,9 +114,34 @@ static size_t channels_padded(const ConvShape *s)
 
 // ---- the weight ----
 
-size_t conv_bf16_packed_count(const ConvShape *s)
+// The packed weight, then per block of BF16_BLOCK_CHANNELS output channels the taps at which
+// one of their weights is not zero (a bit each, all set past 64 taps): the vector kernel skips
+// the others (the upsampling's phases, convt_bf16.c, leave most taps zero).
+static size_t weight_count(const ConvShape *s)
 {
     return (size_t)s->oc * s->k * s->k * channels_padded(s);
+}
+
+size_t conv_bf16_packed_count(const ConvShape *s)
+{
+    size_t blocks = ((size_t)s->oc + BF16_BLOCK_CHANNELS - 1) / BF16_BLOCK_CHANNELS;
+    return weight_count(s) + blocks * sizeof(uint64_t) / sizeof(uint16_t);
+}
+
+const uint64_t *conv_bf16_live_taps(const ConvShape *s, const uint16_t *packed)
+{
+    return (const uint64_t *)(packed + weight_count(s)); // weight_count: a multiple of 16
+}
+
+static uint64_t *live_taps(const ConvShape *s, uint16_t *packed)
+{
+    return (uint64_t *)(packed + weight_count(s));
+}
+
+static void clear_live_taps(const ConvShape *s, uint16_t *packed)
+{
+    size_t blocks = ((size_t)s->oc + BF16_BLOCK_CHANNELS - 1) / BF16_BLOCK_CHANNELS;
+    memset(live_taps(s, packed), s->k * s->k > 64 ? 0xff : 0, blocks * sizeof(uint64_t));
 }
 
 // Puts the bf16 of v, the weight for (output channel o, tap, input channel c), where the
@@ -134,11 +159,14 @@ static void put(const ConvShape *s, uint16_t *packed, int o, int tap, size_t c, 
         at = bf16_avx512_index(o, tap, c / 2, taps, cp / 2) * 2 + c % 2;
     }
     packed[at] = to_bf16(v);
+    if ((packed[at] & 0x7fffu) && tap < 64) // not +-0
+        live_taps(s, packed)[o / BF16_BLOCK_CHANNELS] |= (uint64_t)1 << tap;
 }
 
 void conv_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed)
 {
     const int taps = s->k * s->k;
+    clear_live_taps(s, packed);
     for (int o = 0; o < s->oc; o++)
         for (int tap = 0; tap < taps; tap++)
             for (size_t c = 0; c < channels_padded(s); c++)
@@ -157,6 +185,7 @@ void conv_bf16_pack_turned(const ConvShape *s, const float *weight, uint16_t *pa
 {
     const ConvShape g = conv_bf16_gradient_shape(s);
     const int taps = s->k * s->k;
+    clear_live_taps(&g, packed);
     for (int c = 0; c < s->c; c++) // the gradient's output channel
         for (int tap = 0; tap < taps; tap++)
             for (size_t o = 0; o < channels_padded(&g); o++) // its input channel
@@ -260,6 +289,7 @@ void conv_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const ui
                  .in = in,
                  .x = (uint32_t *)work,
                  .packed = packed,
+                 .live = conv_bf16_live_taps(s, packed),
                  .out = out,
                  .work = work,
                  .add = add,

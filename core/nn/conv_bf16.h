@@ -1,9 +1,10 @@
-// Inference convolutions in bf16 on Intel's AMX tiles (Sapphire Rapids and later): the weight is
-// rounded to bf16 once, each input as it comes, and TDPBF16PS multiplies 16x32 by 32x16 blocks
-// into fp32 accumulators (16x16 each, four at a time; conv_bf16.c says how). bf16 keeps 8 bits
-// of mantissa, so this is for inference only (the generators in the filter, where the weights
-// never change); training stays fp32. Used only where the CPU has AMX-BF16 and the kernel
-// grants this process the tile state (Linux's ARCH_REQ_XCOMP_PERM); everything else runs fp32.
+// Convolutions in bf16 with fp32 accumulation, where the CPU has it: on Intel's AMX tiles
+// (TDPBF16PS, Sapphire Rapids and later, when the kernel grants this process the tile state:
+// Linux's ARCH_REQ_XCOMP_PERM) or on AVX512_BF16 vectors (VDPBF16PS: AMD Zen 4 and later,
+// Intel Cooper Lake). The weight is rounded to bf16 once, each input as it comes; conv_bf16.c
+// says how the two kernels read them. bf16 keeps 8 bits of mantissa: the generators' inference
+// uses it (net.h's trace_use_bf16), training only where asked (trace_train_bf16); a CPU with
+// neither runs everything in fp32.
 #ifndef AGESHIFT_CONV_BF16_H
 #define AGESHIFT_CONV_BF16_H
 
@@ -49,5 +50,17 @@ bool conv_bf16_weight_applies(const ConvShape *s);
 size_t conv_bf16_weight_workspace_floats(const ConvShape *s, int threads);
 void conv_bf16_weight_grad(Pool *pool, const ConvShape *s, const float *in, const float *dout,
                            float *dweight, float *work);
+
+// The generator's upsampling, a transposed 3x3 convolution of stride 2, pad 1 and output
+// padding 1 (s from convt_shape), as one bf16 convolution of its four output phases
+// (convt_bf16.c): whether it applies, its packed weight (from the transposed weight (C_in,
+// C_out, 3, 3); -1 when out of memory), its scratch, and out (N, C_out, H_out, W_out) =
+// convT(in) + bias (bias may be NULL).
+bool convt_bf16_applies(const ConvShape *s);
+size_t convt_bf16_packed_count(const ConvShape *s);
+int convt_bf16_pack(const ConvShape *s, const float *weight, uint16_t *packed);
+size_t convt_bf16_workspace_floats(const ConvShape *s, int threads);
+void convt_bf16_forward(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
+                        const float *bias, float *out, float *work);
 
 #endif

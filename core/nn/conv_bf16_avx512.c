@@ -8,7 +8,7 @@
 // bf16_avx512_index says, so a block's 8 broadcasts at one (tap, pair) are 32 adjacent bytes.
 #include "core/nn/conv_bf16_internal.h"
 
-#define OB 8  // output channels in a register block
+#define OB BF16_BLOCK_CHANNELS // output channels in a register block
 #define PB 3  // 16-pixel vectors in a register block
 #define LANES 16
 
@@ -24,9 +24,10 @@ typedef struct {
 } Slot;
 
 // ns (1..PB, a constant once inlined) vectors of pixels by OB output channels; w: the packed
-// weight at (the block's first output channel, tap 0, pair 0).
+// weight at (the block's first output channel, tap 0, pair 0); live: the block's taps to do.
 TARGET static inline __attribute__((always_inline)) void block(const Bf16Job *j, const Slot *sl,
-                                                              const int ns, const uint32_t *w)
+                                                              const int ns, const uint32_t *w,
+                                                              uint64_t live)
 {
     const ConvShape *s = j->s;
     const int k = s->k, st = s->stride, taps = k * k;
@@ -39,6 +40,8 @@ TARGET static inline __attribute__((always_inline)) void block(const Bf16Job *j,
             acc[i][p] = j->add ? _mm512_maskz_loadu_ps(sl[p].mask, sl[p].out + i * plane)
                                : _mm512_setzero_ps();
     for (int tap = 0; tap < taps; tap++) {
+        if (tap < 64 && !(live >> tap & 1))
+            continue;
         const int ky = tap / k, kx = tap % k;
         const size_t at = (size_t)ky * pairs * row + (size_t)(kx % st) * j->cols + kx / st;
         const uint32_t *wt = w + (size_t)tap * pairs * LANES;
@@ -67,19 +70,22 @@ TARGET static inline __attribute__((always_inline)) void block(const Bf16Job *j,
             _mm512_mask_storeu_ps(sl[p].out + i * plane, sl[p].mask, acc[i][p]);
 }
 
-TARGET static void block1(const Bf16Job *j, const Slot *sl, const uint32_t *w)
+TARGET static void block1(const Bf16Job *j, const Slot *sl, const uint32_t *w,
+                          uint64_t live)
 {
-    block(j, sl, 1, w);
+    block(j, sl, 1, w, live);
 }
 
-TARGET static void block2(const Bf16Job *j, const Slot *sl, const uint32_t *w)
+TARGET static void block2(const Bf16Job *j, const Slot *sl, const uint32_t *w,
+                          uint64_t live)
 {
-    block(j, sl, 2, w);
+    block(j, sl, 2, w, live);
 }
 
-TARGET static void block3(const Bf16Job *j, const Slot *sl, const uint32_t *w)
+TARGET static void block3(const Bf16Job *j, const Slot *sl, const uint32_t *w,
+                          uint64_t live)
 {
-    block(j, sl, 3, w);
+    block(j, sl, 3, w, live);
 }
 
 // Every output channel of ns slots, OB at a time.
@@ -93,12 +99,13 @@ static void slots(const Bf16Job *j, Slot *sl, int ns)
         Slot here[PB];
         for (int p = 0; p < ns; p++)
             here[p] = sl[p], here[p].out += (size_t)o * plane;
+        const uint64_t live = j->live[o / OB];
         if (ns == 3)
-            block3(j, here, w);
+            block3(j, here, w, live);
         else if (ns == 2)
-            block2(j, here, w);
+            block2(j, here, w, live);
         else
-            block1(j, here, w);
+            block1(j, here, w, live);
     }
 }
 

@@ -16,6 +16,10 @@ typedef enum {
     BF16_AVX512, // VDPBF16PS on 512-bit vectors (Zen 4 and later, Cooper Lake and later)
 } Bf16Kind;
 
+// Output channels that share one mask of live taps (conv_bf16_live_taps): the vector kernel's
+// register block.
+#define BF16_BLOCK_CHANNELS 8
+
 // The kernel this process uses (asked of the CPU and AGESHIFT_BF16 once).
 Bf16Kind conv_bf16_kind(void);
 
@@ -29,11 +33,15 @@ typedef struct {
     const float *in;
     uint32_t *x;
     const uint16_t *packed;
+    const uint64_t *live; // per BF16_BLOCK_CHANNELS output channels, the taps not all zero
     float *out, *work;
     bool add;           // out += instead of out =
     size_t pairs;       // channel pairs, padded as the kernel needs
     size_t cols, row;   // see above
 } Bf16Job;
+
+// Where conv_bf16_pack left the live taps of s's packed weight: a uint64 per block.
+const uint64_t *conv_bf16_live_taps(const ConvShape *s, const uint16_t *packed);
 
 // Output rows oy0 .. oy1 - 1 of j, on AMX tiles (tile: one 16 x 16 fp32 scratch tile) or on
 // vectors.

@@ -245,22 +245,44 @@ static bool takes_bf16(const Net *net, const Trace *t, int i)
            conv_bf16_applies(&t->conv[i]);
 }
 
+// Inference in bf16 also takes the upsampling (convt_bf16.c); training's backward has no
+// bf16 transposed convolution, so takes_bf16 alone says what training does.
+static bool infers_bf16(const Net *net, const Trace *t, int i)
+{
+    const Layer *L = &net->layers[i];
+    if (L->kind == LAYER_CONVT)
+        return L->weight >= 0 && convt_bf16_applies(&t->conv[i]);
+    return takes_bf16(net, t, i);
+}
+
+static size_t inference_packed_count(const Net *net, const Trace *t, int i)
+{
+    return net->layers[i].kind == LAYER_CONVT ? convt_bf16_packed_count(&t->conv[i])
+                                               : conv_bf16_packed_count(&t->conv[i]);
+}
+
 static void grow_to(size_t *x, size_t v)
 {
     *x = v > *x ? v : *x;
 }
 
-// Allocates the bf16 arena and scratch t's counts call for; on failure leaves neither.
+// Gives back whatever bf16 state t holds, leaving it as a trace that never used bf16.
+static int drop_bf16(Trace *t, int layers, Err *err)
+{
+    free(t->bf16_weight), free(t->bf16_arena), free(t->bf16_work);
+    t->bf16_weight = NULL, t->bf16_arena = NULL, t->bf16_work = NULL;
+    t->bf16_count = t->bf16_work_floats = 0;
+    return err_set(err, "out of memory for bf16 convolutions (%d layers)", layers);
+}
+
+// Allocates the bf16 arena and scratch t's counts call for; on failure drops all bf16 state.
 static int alloc_bf16(Trace *t, int layers, Err *err)
 {
     t->bf16_arena = malloc(t->bf16_count * sizeof(uint16_t));
     t->bf16_work = malloc(t->bf16_work_floats * sizeof(float));
     if (t->bf16_arena && t->bf16_work)
         return 0;
-    free(t->bf16_arena), free(t->bf16_work);
-    t->bf16_arena = NULL, t->bf16_work = NULL;
-    t->bf16_count = t->bf16_work_floats = 0;
-    return err_set(err, "out of memory for bf16 convolutions (%d layers)", layers);
+    return drop_bf16(t, layers, err);
 }
 
 int trace_use_bf16(Trace *t, const Net *net, Err *err)
@@ -271,26 +293,29 @@ int trace_use_bf16(Trace *t, const Net *net, Err *err)
         return 0;
     int layers = 0, threads = pool_threads(t->pool);
     for (int i = 0; i < net->n_layers; i++)
-        if (takes_bf16(net, t, i)) {
-            t->bf16_count += conv_bf16_packed_count(&t->conv[i]);
-            grow_to(&t->bf16_work_floats, conv_bf16_workspace_floats(&t->conv[i], threads));
+        if (infers_bf16(net, t, i)) {
+            const ConvShape *s = &t->conv[i];
+            t->bf16_count += inference_packed_count(net, t, i);
+            grow_to(&t->bf16_work_floats, s->transposed ? convt_bf16_workspace_floats(s, threads)
+                                                        : conv_bf16_workspace_floats(s, threads));
             layers++;
         }
     if (layers == 0)
         return 0;
     if (!(t->bf16_weight = calloc((size_t)net->n_layers, sizeof *t->bf16_weight)))
         return err_set(err, "out of memory for bf16 convolutions (%d layers)", layers);
-    if (alloc_bf16(t, layers, err)) {
-        free(t->bf16_weight);
-        t->bf16_weight = NULL;
+    if (alloc_bf16(t, layers, err))
         return -1;
-    }
     uint16_t *p = t->bf16_arena;
     for (int i = 0; i < net->n_layers; i++)
-        if (takes_bf16(net, t, i)) {
+        if (infers_bf16(net, t, i)) {
+            const float *w = param_data(&net->params, net->layers[i].weight);
             t->bf16_weight[i] = p;
-            conv_bf16_pack(&t->conv[i], param_data(&net->params, net->layers[i].weight), p);
-            p += conv_bf16_packed_count(&t->conv[i]);
+            if (!t->conv[i].transposed)
+                conv_bf16_pack(&t->conv[i], w, p);
+            else if (convt_bf16_pack(&t->conv[i], w, p) != 0)
+                return drop_bf16(t, layers, err);
+            p += inference_packed_count(net, t, i);
         }
     return layers;
 }
@@ -444,6 +469,9 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
         } else if (L->kind == LAYER_CONV)
             conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                            param_or_null(net, L->bias), y, t->work);
+        else if (L->kind == LAYER_CONVT && t->bf16_weight && t->bf16_weight[i])
+            convt_bf16_forward(t->pool, &t->conv[i], x, t->bf16_weight[i],
+                               param_or_null(net, L->bias), y, t->bf16_work);
         else if (L->kind == LAYER_CONVT)
             convt2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                             param_or_null(net, L->bias), y, t->work);
