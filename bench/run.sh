@@ -12,8 +12,15 @@ trap 'rm -f "$ours" "$theirs"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 "$core_bench" >"$ours"
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    # PyTorch at its best here: 2 threads, oneDNN, and OpenBLAS's AVX-512 kernel.
-    OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
+    # PyTorch at its best here: 2 threads, oneDNN, and OpenBLAS's AVX-512 kernel where the CPU
+    # has AVX-512 (Debian's OpenBLAS does not know Zen 4 and would take its AVX2 kernel there).
+    coretype=${OPENBLAS_CORETYPE:-}
+    [ -z "$coretype" ] && grep -qw avx512f /proc/cpuinfo && coretype=SkylakeX
+    if [ -n "$coretype" ]; then
+        OPENBLAS_CORETYPE=$coretype /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
+    else
+        /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
+    fi
 else
     echo "python3-torch is not installed: PyTorch is not measured"
 fi

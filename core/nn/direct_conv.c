@@ -3,21 +3,37 @@
 #include <stdatomic.h>
 #include <string.h>
 
-// One vector of LANES floats; the blocks below keep up to 4 x 4 of them as accumulators.
+// One vector of LANES floats, a machine register wide; the blocks below keep up to MAX_BLOCK x
+// MAX_BLOCK of them as accumulators, beside MAX_BLOCK loaded inputs and a broadcast weight.
+// That must fit the register file: 4 x 4 + 5 of AVX-512's 32, 3 x 3 + 4 of AVX2's or SSE's 16
+// (a block that spills runs at a fifth of the speed).
+#if defined(__AVX512F__)
 #define LANES 16
 #define MAX_BLOCK 4
+#elif defined(__AVX__)
+#define LANES 8
+#define MAX_BLOCK 3
+#else
+#define LANES 4
+#define MAX_BLOCK 3
+#endif
 typedef float Vec __attribute__((vector_size(LANES * sizeof(float))));
 
 // Helpers by pointer, not by value: a 64-byte vector argument would change the calling
 // convention on a build without AVX-512 (GCC and Clang warn of it, -Wpsabi).
+// The same vector at a float's alignment, allowed to alias floats: one unaligned load or store.
+// (memcpy into a Vec array made GCC keep the array on the stack, in 16-byte halves that a
+// 32-byte reload cannot forward from: a stall on every input.)
+typedef float UnalignedVec __attribute__((vector_size(LANES * sizeof(float)), aligned(4), may_alias));
+
 static inline void load(Vec *v, const float *p)
 {
-    memcpy(v, p, sizeof *v); // unaligned load
+    *v = *(const UnalignedVec *)p;
 }
 
 static inline void store(float *p, const Vec *v)
 {
-    memcpy(p, v, sizeof *v);
+    *(UnalignedVec *)p = *v;
 }
 
 static inline void splat(Vec *v, float x)
@@ -117,8 +133,11 @@ static inline __attribute__((always_inline)) void valid_block(const Valid *v, in
 static void valid_block_any(const Valid *v, int o0, int ob, int oy, int x0, int skip, int nv)
 {
     switch (ob * 8 + nv) {
-        VALID_CASE(1, 1) VALID_CASE(2, 1) VALID_CASE(3, 1) VALID_CASE(4, 1)
-        VALID_CASE(1, 4) VALID_CASE(2, 4) VALID_CASE(3, 4) VALID_CASE(4, 4)
+        VALID_CASE(1, 1) VALID_CASE(2, 1) VALID_CASE(3, 1)
+        VALID_CASE(1, MAX_BLOCK) VALID_CASE(2, MAX_BLOCK) VALID_CASE(3, MAX_BLOCK)
+#if MAX_BLOCK == 4
+        VALID_CASE(4, 1) VALID_CASE(4, 4)
+#endif
     default: break;
     }
 }
@@ -140,7 +159,7 @@ static void valid_row_narrow(const Valid *v, int oy)
         }
 }
 
-// One output row: blocks of 4 vectors, then of 1, the last one moved back to end at the row's
+// One output row: blocks of MAX_BLOCK vectors, then of 1, the last one moved back to end at the row's
 // end (its columns already done skipped).
 static void valid_row(const Valid *v, int oy)
 {
@@ -296,7 +315,11 @@ static inline __attribute__((always_inline)) void weight_block(const WeightGrad 
     case OB * 8 + KB:                                                                           \
         weight_block(g, c, ky, o0, kx0, OB, KB);                                                \
         break;
+#if MAX_BLOCK == 4
 #define WEIGHT_CASES(OB) WEIGHT_CASE(OB, 1) WEIGHT_CASE(OB, 2) WEIGHT_CASE(OB, 3) WEIGHT_CASE(OB, 4)
+#else
+#define WEIGHT_CASES(OB) WEIGHT_CASE(OB, 1) WEIGHT_CASE(OB, 2) WEIGHT_CASE(OB, 3)
+#endif
 
 // Split by (input channel, kernel row): each owns the slice dweight[:, c, ky, :]. Output
 // channels outermost, so that a block of the output gradient stays in cache over every pair.
@@ -313,7 +336,10 @@ static void weight_part(void *ctx, int t, int n)
                 const int ob = s->oc - o0 < MAX_BLOCK ? s->oc - o0 : MAX_BLOCK;
                 const int kb = s->k - kx0 < MAX_BLOCK ? s->k - kx0 : MAX_BLOCK;
                 switch (ob * 8 + kb) {
-                    WEIGHT_CASES(1) WEIGHT_CASES(2) WEIGHT_CASES(3) WEIGHT_CASES(4)
+                    WEIGHT_CASES(1) WEIGHT_CASES(2) WEIGHT_CASES(3)
+#if MAX_BLOCK == 4
+                    WEIGHT_CASES(4)
+#endif
                 default: break;
                 }
             }

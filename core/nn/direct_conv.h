@@ -1,9 +1,10 @@
 // Stride-1 convolutions with few channels on one side: the generators' 7x7 convolutions from and
 // to RGB (3 -> ngf, ngf -> 3). As GEMMs they are thin (M = 3) or short (K = 147) and go through
 // an im2col matrix of up to 100 MB at 128 px, far below the machine's speed. Here each is done
-// directly, register-blocked: a block of output channels times 64 output columns stays in
-// vector registers while every kernel tap adds one row segment of the input times its weight
-// (GCC/Clang vector extensions, so the same code is AVX-512, AVX2 or SSE as the build targets).
+// directly, register-blocked: a block of output channels times a run of output columns (4 x 4
+// vectors of 16 with AVX-512, 3 x 3 of 8 with AVX2) stays in vector registers while every
+// kernel tap adds one row segment of the input times its weight (GCC/Clang vector extensions,
+// so the same code is AVX-512, AVX2 or SSE as the build targets).
 // The data gradient is the same kernel run on the output gradient, zero-padded by k-1-pad, with
 // the weight turned by 180 degrees and its channels swapped; the weight gradient sums, per
 // (input channel, kernel row), products of output-gradient rows and shifted input rows.
