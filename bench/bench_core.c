@@ -4,6 +4,8 @@
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
+//   bench_core --row SIZE BLOCKS NGF NDF TRAIN RUNS: one such row (TRAIN 0 or 1), for run.sh to
+//   alternate with PyTorch's.
 //   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
 //   alternates it with ONNX Runtime's); --infer-bf16 the same with bf16 convolutions.
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
@@ -58,6 +60,20 @@ static bool generator_setup(Pool *pool, GeneratorConfig cfg, int size, Net *g, T
     return true;
 }
 
+// A trace set up as the filter's (trace_create_inference) for fp32 or bf16: kept Winograd
+// kernels, and with bf16 the bf16 kernels, which must then apply; false where they cannot.
+static bool prepare_inference(Trace *t, const Net *g, bool bf16)
+{
+    Err err;
+    if (bf16 && trace_use_bf16(t, g, &err) <= 0)
+        return false;
+    if (trace_keep_winograd_kernels(t, g, &err) < 0) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return false;
+    }
+    return true;
+}
+
 // The generator's inference time (median ms of runs after 2 warm-up runs), fp32 or with bf16
 // convolutions, with its multiply-accumulates and parameters; -1 on failure (after saying why)
 // or for bf16 where the CPU has none.
@@ -67,10 +83,9 @@ static double infer_ms(Pool *pool, int size, int blocks, int ngf, int runs, bool
     Net g;
     Trace *t;
     float *x;
-    Err err;
     if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, size, &g, &t, &x))
         return -1.0;
-    if (bf16 && trace_use_bf16(t, &g, &err) <= 0) {
+    if (!prepare_inference(t, &g, bf16)) {
         free(x), trace_free(t), net_free(&g);
         return -1.0;
     }
@@ -190,7 +205,8 @@ static double fma_peak_gflops(Pool *pool)
         double t0 = clock_now_s();
         pool_run(pool, peak_part, sink);
         double s = clock_now_s() - t0;
-        double flops = 2.0 * PEAK_LANES * PEAK_CHAINS * (double)(PEAK_ITERATIONS / 16) * pool_threads(pool);
+        double flops =
+            2.0 * PEAK_LANES * PEAK_CHAINS * (double)(PEAK_ITERATIONS / 16) * pool_threads(pool);
         if (flops / s > best)
             best = flops / s;
     }
@@ -227,10 +243,9 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
     Net g;
     Trace *t;
     float *x;
-    Err err;
     if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, up}, size, &g, &t, &x))
         return;
-    if (bf16 && trace_use_bf16(t, &g, &err) <= 0) {
+    if (!prepare_inference(t, &g, bf16)) {
         free(x), trace_free(t), net_free(&g);
         return;
     }
@@ -379,8 +394,8 @@ static void bench_bf16_config(Pool *pool, int size, int blocks, int ngf, Upsampl
     Err err;
     if (!generator_setup(pool, (GeneratorConfig){ngf, blocks, up}, size, &g, &t32, &x))
         return;
-    if (!(t16 = trace_create(&g, 1, size, size, false, pool, &err)) ||
-        trace_use_bf16(t16, &g, &err) < 0) {
+    if (!prepare_inference(t32, &g, false) ||
+        !(t16 = trace_create_inference(&g, size, size, pool, &err))) {
         fprintf(stderr, "bench: %s\n", err.msg);
         return;
     }
@@ -490,6 +505,12 @@ int main(int argc, char **argv)
         printf("%.3f\n", ms);
         pool_free(pool);
         return ms < 0;
+    }
+    if (argc == 8 && !strcmp(argv[1], "--row")) { // --row SIZE BLOCKS NGF NDF TRAIN RUNS
+        int rc = bench_config(pool, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                              atoi(argv[6]) != 0, atoi(argv[7]));
+        pool_free(pool);
+        return rc;
     }
     if (argc > 1 && !strcmp(argv[1], "--roofline")) {
         double peak = fma_peak_gflops(pool);

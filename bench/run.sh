@@ -10,37 +10,67 @@ ours=$(mktemp) theirs=$(mktemp)
 trap 'rm -f "$ours" "$theirs"' EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-"$core_bench" >"$ours"
+# ageshift and PyTorch alternately, config by config, 3 rounds: the machine's speed drifts
+# within minutes, so each ratio is the median of the rounds' pairwise ratios.
+configs="128:6:16:32:1:9 128:6:32:64:1:9 64:6:32:64:1:15 256:9:64:64:0:5"
+torch=
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     # PyTorch at its best here: 2 threads, oneDNN, and OpenBLAS's AVX-512 kernel where the CPU
     # has AVX-512 (Debian's OpenBLAS does not know Zen 4 and would take its AVX2 kernel there).
     coretype=${OPENBLAS_CORETYPE:-}
     [ -z "$coretype" ] && grep -qw avx512f /proc/cpuinfo && coretype=SkylakeX
-    if [ -n "$coretype" ]; then
-        OPENBLAS_CORETYPE=$coretype /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
-    else
-        /usr/bin/python3 "$here/torch_bench.py" >"$theirs"
-    fi
+    torch=(env ${coretype:+OPENBLAS_CORETYPE=$coretype} /usr/bin/python3 "$here/torch_bench.py")
 else
     echo "python3-torch is not installed: PyTorch is not measured"
 fi
+exec 4>/dev/null
+for round in 1 2 3; do
+    for cfg in $configs; do
+        IFS=: read -r size blocks ngf ndf train runs <<<"$cfg"
+        err=4
+        [ "$round$cfg" = "1${configs%% *}" ] && err=2 # the libraries' lines, once
+        "$core_bench" --row "$size" "$blocks" "$ngf" "$ndf" "$train" "$runs" >>"$ours" 2>&"$err"
+        [ -z "$torch" ] || "${torch[@]}" "$size" "$blocks" "$ngf" "$ndf" "$train" "$runs" \
+            >>"$theirs" 2>&"$err"
+    done
+done
+exec 4>&-
 
+# Columns 7-10: infer ms, train s, bf16 infer ms, bf16 train s. Per config and column: the
+# median of our times, of theirs, and of the rounds' ratios theirs / ours.
 awk -F'\t' '
-    NR == FNR { key = $2 "/" $3 "/" $4; ti[key] = $7; tt[key] = $8; tb[key] = $9; ttb[key] = $10; next }
-    function ratio(theirs, ours) { return (theirs > 0 && ours > 0) ? sprintf("%.2fx", theirs / ours) : "-" }
+    function med(a, n,   i, j, x, b) { for (i = 1; i <= n; i++) b[i] = a[i]
+        for (i = 2; i <= n; i++) { x = b[i]; for (j = i - 1; j > 0 && b[j] > x; j--) b[j + 1] = b[j]
+            b[j + 1] = x }
+        return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2 }
+    function stat(key, c, what,   a, i, n, v) {
+        n = 0
+        for (i = 1; i <= rounds[key]; i++) {
+            if (what == "ours") v = o[key, i, c]
+            else if (what == "torch") v = t[key, i, c]
+            else v = (t[key, i, c] > 0 && o[key, i, c] > 0) ? t[key, i, c] / o[key, i, c] : -1
+            if (v > 0) a[++n] = v
+        }
+        return n ? med(a, n) : -1 }
     function shown(v, f) { return v > 0 ? sprintf(f, v) : "-" }
-    BEGIN {
-        printf "\n%-12s %9s %6s | %8s %8s %6s | %8s %8s %6s | %7s %7s %6s | %7s %7s %6s\n",
+    FILENAME == ARGV[1] { key = $2 "/" $3 "/" $4; r = ++tn[key]; for (c = 7; c <= 10; c++) t[key, r, c] = $c; next }
+    { key = $2 "/" $3 "/" $4; r = ++rounds[key]; for (c = 7; c <= 10; c++) o[key, r, c] = $c
+      if (r == 1) { order[++keys] = key; params[key] = $5; macs[key] = $6 } }
+    END {
+        printf "\n%-12s %9s %6s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n",
                "size/blk/ngf", "params", "GMACs", "infer ms", "torch", "ratio", "bf16 ms", "torch",
                "ratio", "train s", "torch", "ratio", "bf16 s", "torch", "ratio"
-    }
-    {
-        key = $2 "/" $3 "/" $4
-        printf "%-12s %9d %6.2f | %8.2f %8s %6s | %8s %8s %6s | %7s %7s %6s | %7s %7s %6s\n",
-               key, $5, $6 / 1e9, $7, shown(ti[key], "%.2f"), ratio(ti[key], $7),
-               shown($9, "%.2f"), shown(tb[key], "%.2f"), ratio(tb[key], $9), shown($8, "%.3f"),
-               shown(tt[key], "%.3f"), ratio(tt[key], $8), shown($10, "%.3f"),
-               shown(ttb[key], "%.3f"), ratio(ttb[key], $10)
+        for (k = 1; k <= keys; k++) {
+            key = order[k]
+            printf "%-12s %9d %6.2f", key, params[key], macs[key] / 1e9
+            split("7 9 8 10", cols, " ")
+            for (i = 1; i <= 4; i++) {
+                f = (cols[i] == 7 || cols[i] == 9) ? "%.2f" : "%.3f"
+                printf " | %8s %8s %6s", shown(stat(key, cols[i], "ours"), f),
+                       shown(stat(key, cols[i], "torch"), f), shown(stat(key, cols[i], "ratio"), "%.2fx")
+            }
+            printf "\n"
+        }
     }' "$theirs" "$ours"
 echo
 echo "infer: one image, batch 1, median after warm-up. train: one CycleGAN iteration (two"
@@ -49,7 +79,8 @@ echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's bf16 
 echo "(core/nn/conv_bf16.h: AMX tiles, else AVX512_BF16 vectors; training: train --bf16's mixed"
 echo "precision) against PyTorch under torch.autocast(bfloat16) (oneDNN); '-' where the CPU has"
 echo "neither."
-echo "ratio = PyTorch time / ageshift time: above 1 means ageshift is faster."
+echo "ratio = PyTorch time / ageshift time, the median of 3 interleaved rounds' ratios: above 1"
+echo "means ageshift is faster; the times are each side's median over the rounds."
 
 echo
 echo "== 3x3 stride-1 convolutions: im2col + sgemm against Winograd F(2x2, 3x3), alternately"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The PyTorch side of `make bench`: the seed's networks and training step on the same
 configurations, 2 threads, printed in bench_core's row format (impl size blocks ngf params macs
-infer_ms train_s infer_bf16_ms train_bf16_s). Run by bench/run.sh with Debian's python3-torch."""
+infer_ms train_s infer_bf16_ms train_bf16_s); with SIZE BLOCKS NGF NDF TRAIN RUNS, that one row.
+Run by bench/run.sh with Debian's python3-torch."""
 
 import os
 import statistics
@@ -13,6 +14,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from cyclegan_models import Discriminator, Generator, weights_init_normal  # noqa: E402
+
+
+def cpu_has_bf16():
+    with open("/proc/cpuinfo") as f:
+        flags = f.read().split()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+CPU_HAS_BF16 = cpu_has_bf16()
 
 
 def timed(fn, runs, warmup=2):
@@ -76,13 +86,17 @@ def bench(size, blocks, ngf, ndf, train, runs):
     with torch.no_grad():
         infer = timed(lambda: G(x), runs)
         # PyTorch's own bf16: autocast, which oneDNN runs on AMX or AVX512_BF16 where the CPU
-        # has them.
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            infer_bf16 = timed(lambda: G(x), runs)
+        # has them (elsewhere it emulates them, 10-30x slower than fp32: not worth timing).
+        infer_bf16 = -1.0
+        if CPU_HAS_BF16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                infer_bf16 = timed(lambda: G(x), runs)
     train_s = train_bf16 = -1.0
     if train:
         train_s = timed(SeedStep(size, blocks, ngf, ndf), min(runs, 5), warmup=1)
-        train_bf16 = timed(SeedStep(size, blocks, ngf, ndf, bf16=True), min(runs, 5), warmup=1)
+        if CPU_HAS_BF16:
+            train_bf16 = timed(SeedStep(size, blocks, ngf, ndf, bf16=True), min(runs, 5),
+                               warmup=1)
     print("pytorch\t%d\t%d\t%d\t%d\t-\t%.2f\t%.3f\t%.2f\t%.3f"
           % (size, blocks, ngf, params, infer * 1e3, train_s, infer_bf16 * 1e3, train_bf16),
           flush=True)
@@ -93,6 +107,10 @@ def main():
     print("pytorch %s: %d threads, mkldnn %s, %s" % (
         torch.__version__, torch.get_num_threads(), torch.backends.mkldnn.is_available(),
         os.environ.get("OPENBLAS_CORETYPE", "OpenBLAS default kernel")), file=sys.stderr)
+    if len(sys.argv) == 7:  # SIZE BLOCKS NGF NDF TRAIN RUNS: one row (run.sh alternates them)
+        size, blocks, ngf, ndf, train, runs = (int(a) for a in sys.argv[1:])
+        bench(size, blocks, ngf, ndf, train != 0, runs)
+        return
     bench(128, 6, 16, 32, True, 15)  # the default model (samples/)
     bench(128, 6, 32, 64, True, 15)
     bench(64, 6, 32, 64, True, 25)

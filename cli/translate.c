@@ -158,11 +158,7 @@ int cmd_translate(int argc, char **argv)
         return 1;
     }
     Pool *pool = pool_create(threads, &err);
-    t.trace = pool ? trace_create(&t.net, 1, t.arch.size, t.arch.size, false, pool, &err) : NULL;
-    if (t.trace && trace_use_bf16(t.trace, &t.net, &err) < 0) {
-        trace_free(t.trace);
-        t.trace = NULL;
-    }
+    t.trace = pool ? trace_create_inference(&t.net, t.arch.size, t.arch.size, pool, &err) : NULL;
     if (!t.trace) {
         fprintf(stderr, "ageshift translate: %s\n", err.msg);
         pool_free(pool);

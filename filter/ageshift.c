@@ -119,8 +119,7 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         }
         if (!(f->gen_thread = generator_thread_start(&f->net, s, err)))
             goto fail;
-    } else if (!(f->trace = trace_create(&f->net, 1, s, s, false, f->pool, err)) ||
-               trace_use_bf16(f->trace, &f->net, err) < 0) {
+    } else if (!(f->trace = trace_create_inference(&f->net, s, s, f->pool, err))) {
         goto fail;
     }
     f->cascade = cascade_load(opt->cascade_path ? opt->cascade_path : DEFAULT_CASCADE, err);

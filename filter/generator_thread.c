@@ -55,8 +55,7 @@ GeneratorThread *generator_thread_start(const Net *net, int size, Err *err)
         err_set(err, "out of memory");
         goto fail;
     }
-    if (!(g->trace = trace_create(net, 1, size, size, false, NULL, err)) ||
-        trace_use_bf16(g->trace, net, err) < 0)
+    if (!(g->trace = trace_create_inference(net, size, size, NULL, err)))
         goto fail;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);

@@ -1,12 +1,16 @@
 // Winograd's F(2x2, 3x3) kernels (core/nn/winograd.h) against the plain convolution computed in
 // double: forward and data gradient, over the generators' kinds of shapes (odd sides, zero
-// padding, few and many channels), and the rule that picks them.
+// padding, few and many channels), the rule that picks them, and the kernels an inference
+// trace keeps.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/base/rng.h"
 #include "core/nn/conv.h"
+#include "core/nn/net.h"
+#include "core/nn/networks.h"
 #include "core/nn/winograd.h"
 
 typedef struct {
@@ -112,4 +116,38 @@ Test(winograd, the_rule_by_shape)
     conv_shape(&s, 1, 32, 130, 130, 16, 3, 1, 0);
     cr_expect_not(winograd_forward_applies(&s));
     winograd_set_mode(WINOGRAD_BY_SHAPE);
+}
+
+// An inference trace keeps each Winograd layer's transformed kernel (trace_keep_winograd_kernels)
+// instead of transforming it on every call: the same arithmetic, so the same output bit for bit,
+// and a trace for training refuses it.
+Test(winograd, kept_kernels_give_the_same_generator_output)
+{
+    Err err;
+    Pool *pool = pool_create(2, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    Net g = {0};
+    cr_assert_eq(generator_build(&g, (GeneratorConfig){16, 2, UPSAMPLE_RESIZE}, &err), 0, "%s",
+                 err.msg);
+    net_init_weights(&g, 5);
+    const int size = 64;
+    Trace *plain = trace_create(&g, 1, size, size, false, pool, &err);
+    Trace *kept = plain ? trace_create(&g, 1, size, size, false, pool, &err) : NULL;
+    cr_assert_not_null(kept, "%s", err.msg);
+    cr_assert_gt(trace_keep_winograd_kernels(kept, &g, &err), 0, "the residual blocks take it");
+    size_t n = 3 * (size_t)size * size;
+    float *x = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float));
+    Rng r;
+    rng_seed(&r, 4);
+    for (size_t i = 0; i < n; i++)
+        x[i] = rng_range(&r, -1, 1);
+    memcpy(want, net_forward(&g, plain, x), n * sizeof(float));
+    cr_expect_eq(memcmp(net_forward(&g, kept, x), want, n * sizeof(float)), 0);
+    Trace *training = trace_create(&g, 1, size, size, true, pool, &err);
+    cr_assert_not_null(training, "%s", err.msg);
+    cr_expect_lt(trace_keep_winograd_kernels(training, &g, &err), 0);
+    free(x), free(want);
+    trace_free(plain), trace_free(kept), trace_free(training);
+    net_free(&g);
+    pool_free(pool);
 }

@@ -255,18 +255,27 @@ static void conv_weight_backward(Pool *pool, const ConvShape *s, const float *im
     pool_run(pool, weight_backward_part, &j);
 }
 
-// Every image of the batch through the bf16 kernels with the packed weight when there is one,
-// else through conv_data_forward's fp32 paths; then the bias.
-static void forward_images(Pool *pool, const ConvShape *s, const float *in, const float *weight,
-                           const uint16_t *packed, const float *bias, float *out, float *work)
+// The weight of a forward pass in one of its forms: as it is, packed for the bf16 kernels, or
+// transformed for Winograd's.
+typedef struct {
+    const float *plain;
+    const uint16_t *packed;
+    const float *winograd;
+} ForwardWeight;
+
+// Every image of the batch through the kernels w's form is for; then the bias.
+static void forward_images(Pool *pool, const ConvShape *s, const float *in, ForwardWeight w,
+                           const float *bias, float *out, float *work)
 {
     const size_t in_sz = (size_t)s->c * s->h * s->w, out_plane = (size_t)s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
         float *o = out + n * s->oc * out_plane;
-        if (packed)
-            conv_bf16_forward(pool, s, in + n * in_sz, packed, o, false, work);
+        if (w.packed)
+            conv_bf16_forward(pool, s, in + n * in_sz, w.packed, o, false, work);
+        else if (w.winograd)
+            winograd_forward_transformed(pool, s, in + n * in_sz, w.winograd, o, work);
         else
-            conv_data_forward(pool, s, in + n * in_sz, weight, o, 0.0f, work);
+            conv_data_forward(pool, s, in + n * in_sz, w.plain, o, 0.0f, work);
         if (bias)
             add_bias(pool, o, bias, s->oc, out_plane);
     }
@@ -275,13 +284,19 @@ static void forward_images(Pool *pool, const ConvShape *s, const float *in, cons
 void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                     const float *bias, float *out, float *work)
 {
-    forward_images(pool, s, in, weight, NULL, bias, out, work);
+    forward_images(pool, s, in, (ForwardWeight){.plain = weight}, bias, out, work);
 }
 
 void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
                          const float *bias, float *out, float *work)
 {
-    forward_images(pool, s, in, NULL, packed, bias, out, work);
+    forward_images(pool, s, in, (ForwardWeight){.packed = packed}, bias, out, work);
+}
+
+void conv2d_forward_winograd(Pool *pool, const ConvShape *s, const float *in, const float *u,
+                             const float *bias, float *out, float *work)
+{
+    forward_images(pool, s, in, (ForwardWeight){.winograd = u}, bias, out, work);
 }
 
 // What the bf16 backward kernels use: a buffer for the turned weight and their scratch.

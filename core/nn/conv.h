@@ -38,6 +38,10 @@ void conv2d_forward(Pool *pool, const ConvShape *s, const float *in, const float
 // conv2d_forward with the weight packed by conv_bf16_pack (conv_bf16.h: inference on AMX).
 void conv2d_forward_bf16(Pool *pool, const ConvShape *s, const float *in, const uint16_t *packed,
                          const float *bias, float *out, float *work);
+// conv2d_forward with the kernel transformed by winograd_transform_kernel (winograd.h), where
+// winograd_forward_applies(s): inference, whose weights stay as they are.
+void conv2d_forward_winograd(Pool *pool, const ConvShape *s, const float *in, const float *u,
+                             const float *bias, float *out, float *work);
 // conv2d_backward for training in bf16 (conv_bf16.h), where conv_bf16_applies(s): the weight
 // and the data gradient on AMX where their kernels can (stride 1), fp32 otherwise. packed holds
 // the turned weight (conv_bf16_packed_count of conv_bf16_gradient_shape(s)); work16 the bf16

@@ -6,6 +6,7 @@
 #include "core/base/clock.h"
 #include "core/nn/conv_bf16.h"
 #include "core/nn/ops.h"
+#include "core/nn/winograd.h"
 
 int net_add_layer(Net *net, Layer layer, Err *err)
 {
@@ -49,6 +50,8 @@ struct Trace {
     float *bf16_work;
     size_t bf16_count, bf16_work_floats;
     bool bf16_train; // trace_train_bf16: every call packs the current weights
+    float **winograd_kernel; // per layer: its transformed kernel, NULL when none is kept
+    float *winograd_arena;   // (trace_keep_winograd_kernels)
     int *fused;      // per layer, inference only: how many layers after it it also computes
     Pool *pool; // not owned
 };
@@ -207,6 +210,16 @@ oom:
     return NULL;
 }
 
+Trace *trace_create_inference(const Net *net, int h, int w, Pool *pool, Err *err)
+{
+    Trace *t = trace_create(net, 1, h, w, false, pool, err);
+    if (t && (trace_use_bf16(t, net, err) < 0 || trace_keep_winograd_kernels(t, net, err) < 0)) {
+        trace_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 void trace_free(Trace *t)
 {
     if (!t)
@@ -223,6 +236,8 @@ void trace_free(Trace *t)
     free(t->bf16_weight);
     free(t->bf16_arena);
     free(t->bf16_work);
+    free(t->winograd_kernel);
+    free(t->winograd_arena);
     free(t->fused);
     free(t);
 }
@@ -346,6 +361,46 @@ int trace_train_bf16(Trace *t, const Net *net, Err *err)
     return layers;
 }
 
+// Layers trace_keep_winograd_kernels keeps a kernel for: fp32 convolutions Winograd's
+// forward takes.
+static bool keeps_winograd_kernel(const Net *net, const Trace *t, int i)
+{
+    const Layer *L = &net->layers[i];
+    return L->kind == LAYER_CONV && L->weight >= 0 && !(t->bf16_weight && t->bf16_weight[i]) &&
+           winograd_forward_applies(&t->conv[i]);
+}
+
+int trace_keep_winograd_kernels(Trace *t, const Net *net, Err *err)
+{
+    if (t->grad_arena)
+        return err_set(err, "kept Winograd kernels are for inference: this trace is for training");
+    if (t->winograd_kernel || t->bf16_train)
+        return 0;
+    size_t floats = 0;
+    int layers = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        if (keeps_winograd_kernel(net, t, i))
+            floats += winograd_kernel_floats(&t->conv[i]), layers++;
+    if (layers == 0)
+        return 0;
+    t->winograd_kernel = calloc((size_t)net->n_layers, sizeof *t->winograd_kernel);
+    t->winograd_arena = malloc(floats * sizeof(float));
+    if (!t->winograd_kernel || !t->winograd_arena) {
+        free(t->winograd_kernel), free(t->winograd_arena);
+        t->winograd_kernel = NULL, t->winograd_arena = NULL;
+        return err_set(err, "out of memory for Winograd kernels (%d layers)", layers);
+    }
+    float *u = t->winograd_arena;
+    for (int i = 0; i < net->n_layers; i++)
+        if (keeps_winograd_kernel(net, t, i)) {
+            t->winograd_kernel[i] = u;
+            winograd_transform_kernel(t->pool, &t->conv[i],
+                                      param_data(&net->params, net->layers[i].weight), u);
+            u += winograd_kernel_floats(&t->conv[i]);
+        }
+    return layers;
+}
+
 double trace_macs(const Net *net, const Trace *t)
 {
     double macs = 0.0;
@@ -466,7 +521,10 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
             conv_bf16_pack(&t->conv[i], param_data(&net->params, L->weight), t->bf16_arena);
             conv2d_forward_bf16(t->pool, &t->conv[i], x, t->bf16_arena,
                                 param_or_null(net, L->bias), y, t->bf16_work);
-        } else if (L->kind == LAYER_CONV)
+        } else if (L->kind == LAYER_CONV && t->winograd_kernel && t->winograd_kernel[i])
+            conv2d_forward_winograd(t->pool, &t->conv[i], x, t->winograd_kernel[i],
+                                    param_or_null(net, L->bias), y, t->work);
+        else if (L->kind == LAYER_CONV)
             conv2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                            param_or_null(net, L->bias), y, t->work);
         else if (L->kind == LAYER_CONVT && t->bf16_weight && t->bf16_weight[i])

@@ -53,6 +53,10 @@ typedef struct Trace Trace;
 // With training, gradient buffers are allocated too. Every op of a call on this trace splits
 // its work over pool (not owned; NULL runs everything on the caller's thread).
 Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *pool, Err *err);
+// The trace a filter or translator runs a trained net on: one image, the fastest kernels this
+// CPU has (trace_use_bf16, trace_keep_winograd_kernels), so the net's weights must not change
+// while it lives. NULL with err set on failure.
+Trace *trace_create_inference(const Net *net, int h, int w, Pool *pool, Err *err);
 void trace_free(Trace *t);
 Shape4 trace_output_shape(const Trace *t);
 size_t trace_bytes(const Trace *t);
@@ -63,6 +67,12 @@ double trace_macs(const Net *net, const Trace *t);
 // weights now, so they must not change afterwards (inference only; refused on a training
 // trace). Returns the number of layers that will, 0 where none can, -1 with err set.
 int trace_use_bf16(Trace *t, const Net *net, Err *err);
+
+// Transforms the kernels of the trace's fp32 convolutions that take Winograd's forward
+// (winograd.h) once now instead of on every call: the net's weights must not change afterwards
+// (inference only; refused on a training trace). After trace_use_bf16, which takes some layers
+// itself. Returns the number of layers, 0 where none, -1 with err set.
+int trace_keep_winograd_kernels(Trace *t, const Net *net, Err *err);
 
 // Lets a training trace's convolutions run in bf16 where conv_bf16.h can (AMX), forward and
 // backward (mixed precision: the weights, their gradients and Adam stay fp32; every call packs

@@ -49,7 +49,8 @@ typedef struct {
     int c, h, w, pad;
     const float *weight; // the layer's (OC, C, 3, 3) weight, for the kernel transform
     bool flipped;        // the data gradient's kernel: turned 180 degrees, channels swapped
-    float *u;
+    const float *u;      // the transformed kernel: given (winograd_transform_kernel) or u_work
+    float *u_work;
     int oc;
     float *out;
     int oh, ow;
@@ -95,7 +96,7 @@ static void kernel_part(void *ctx, int t, int n)
             }
             for (int y = 0; y < 4; y++) {
                 float a = gg[y][0], b = gg[y][1], c = gg[y][2];
-                float *u = j->u + (size_t)(4 * y) * plane + o * j->c + (size_t)i;
+                float *u = j->u_work + (size_t)(4 * y) * plane + o * j->c + (size_t)i;
                 u[0] = a;
                 u[plane] = 0.5f * (a + b + c);
                 u[2 * plane] = 0.5f * (a - b + c);
@@ -207,17 +208,48 @@ static void output_part(void *ctx, int t, int n)
     }
 }
 
+// The kernel is transformed here unless j->u is given.
 static void run(Pool *pool, Wino *j, float *work)
 {
     j->tiles_x = (j->ow + 1) / 2;
     j->tiles = (int)tiles_of(j->oh, j->ow);
-    j->u = work;
-    j->v = j->u + 16 * (size_t)j->oc * j->c;
+    j->u_work = work;
+    j->v = j->u_work + 16 * (size_t)j->oc * j->c;
     j->m = j->v + 16 * (size_t)j->c * j->tiles;
-    pool_run(pool, kernel_part, j);
+    if (!j->u) {
+        pool_run(pool, kernel_part, j);
+        j->u = j->u_work;
+    }
     pool_run(pool, input_part, j);
     pool_run(pool, gemm_part, j);
     pool_run(pool, output_part, j);
+}
+
+size_t winograd_kernel_floats(const ConvShape *s)
+{
+    return eligible(s) ? 16 * (size_t)s->oc * s->c : 0;
+}
+
+void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u)
+{
+    Wino j = {.c = s->c, .weight = weight, .oc = s->oc, .u_work = u};
+    pool_run(pool, kernel_part, &j);
+}
+
+void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *in, const float *u,
+                                  float *out, float *work)
+{
+    Wino j = {.in = in,
+              .c = s->c,
+              .h = s->h,
+              .w = s->w,
+              .pad = s->pad,
+              .u = u,
+              .oc = s->oc,
+              .out = out,
+              .oh = s->oh,
+              .ow = s->ow};
+    run(pool, &j, work);
 }
 
 void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,

@@ -38,6 +38,14 @@ bool winograd_backward_applies(const ConvShape *s);
 // kernels never do.
 size_t winograd_workspace_floats(const ConvShape *s);
 
+// Inference, whose weights do not change: the kernel transformed once (G g G^T, 16 x OC x C
+// floats; 0 for a shape these kernels never do) instead of on every call.
+size_t winograd_kernel_floats(const ConvShape *s);
+void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u);
+// winograd_forward with that transformed kernel.
+void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *in, const float *u,
+                                  float *out, float *work);
+
 // One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten).
 void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                       float *out, float *work);
