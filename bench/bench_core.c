@@ -284,9 +284,10 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
 
 // Forward and backward (the data gradient, and the weight gradient with `weights`) of s by two
 // paths, path 0 and 1 as `select` sets them, alternately over 9 rounds of reps calls each: the
-// median ms of each, ms[path][0: forward, 1: backward]. The caller sets its default path back.
+// median ms of each, ms[path][0: forward, 1: backward, 2: the weight gradient alone]. The
+// caller sets its default path back.
 static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int path), bool weights,
-                           int reps, double ms[2][2])
+                           int reps, double ms[2][3])
 {
     size_t ni = (size_t)s->c * s->h * s->w, no = (size_t)s->oc * s->oh * s->ow;
     size_t nw = (size_t)s->oc * s->c * s->k * s->k, work_floats = 0;
@@ -297,12 +298,12 @@ static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int pa
     }
     float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
     float *out = malloc(no * sizeof(float)), *din = calloc(ni, sizeof(float));
-    float *dw = weights ? calloc(nw, sizeof(float)) : NULL;
+    float *dw = calloc(nw, sizeof(float));
     float *work = malloc(work_floats * sizeof(float));
     fill(in, ni, 3);
     fill(w, nw, 4);
     enum { ROUNDS = 9 };
-    double t[2][2][ROUNDS]; // [path][forward, backward][round]
+    double t[2][3][ROUNDS]; // [path][forward, backward, weight gradient][round]
     for (int r = 0; r < ROUNDS; r++)
         for (int m = 0; m < 2; m++) {
             select(m);
@@ -311,13 +312,17 @@ static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int pa
                 conv2d_forward(pool, s, in, w, NULL, out, work);
             double t1 = clock_now_s();
             for (int i = 0; i < reps; i++)
-                conv2d_backward(pool, s, in, w, out, din, dw, NULL, work);
+                conv2d_backward(pool, s, in, w, out, din, weights ? dw : NULL, NULL, work);
             double t2 = clock_now_s();
+            for (int i = 0; i < reps; i++)
+                conv2d_backward(pool, s, in, w, out, NULL, dw, NULL, work);
+            double t3 = clock_now_s();
             t[m][0][r] = 1e3 * (t1 - t0) / reps;
             t[m][1][r] = 1e3 * (t2 - t1) / reps;
+            t[m][2][r] = 1e3 * (t3 - t2) / reps;
         }
     for (int m = 0; m < 2; m++)
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 3; k++)
             ms[m][k] = median(t[m][k], ROUNDS);
     free(in), free(w), free(out), free(din), free(dw), free(work);
 }
@@ -332,20 +337,25 @@ static void bench_conv_shape(Pool *pool, int c, int oc, int h, const char *where
 {
     ConvShape s;
     conv_shape(&s, 1, c, h, h, oc, 3, 1, 0);
-    double ms[2][2];
+    double ms[2][3];
     time_two_paths(pool, &s, winograd_path, false,
                    (int)(3e8 / ((double)oc * c * 9 * s.oh * s.ow)) + 1, ms);
     winograd_set_mode(WINOGRAD_BY_SHAPE);
-    printf("%4d %4d %4dx%-4d %5zu %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s%s\n", c, oc, h, h,
-           (size_t)((s.oh + 1) / 2) * ((s.ow + 1) / 2), ms[0][0], ms[1][0], ms[0][0] / ms[1][0],
-           ms[0][1], ms[1][1], ms[0][1] / ms[1][1], where,
-           winograd_forward_applies(&s) ? "" : " (im2col by shape)");
+    const char *by_shape[8] = {"", " (im2col by shape: weight)", " (im2col by shape: data)",
+                               " (im2col by shape: data, weight)"};
+    int im2col = winograd_forward_applies(&s) ? 2 * !winograd_backward_applies(&s) +
+                                                    !winograd_weight_applies(&s)
+                                              : -1;
+    printf("%4d %4d %4dx%-4d %5zu %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx  %s%s\n",
+           c, oc, h, h, (size_t)((s.oh + 1) / 2) * ((s.ow + 1) / 2), ms[0][0], ms[1][0],
+           ms[0][0] / ms[1][0], ms[0][1], ms[1][1], ms[0][1] / ms[1][1], ms[0][2], ms[1][2],
+           ms[0][2] / ms[1][2], where, im2col < 0 ? " (im2col by shape)" : by_shape[im2col]);
 }
 
 static void bench_conv(Pool *pool)
 {
-    printf("   C   OC  input     tiles  fwd im2col  winograd  ratio  dgrad im2col winograd ratio"
-           "  (ms)\n");
+    printf("   C   OC  input     tiles  fwd im2col winograd ratio dgrad im2col winograd ratio "
+           "wgrad im2col winograd ratio (ms)\n");
     bench_conv_shape(pool, 32, 32, 10, "ngf 8 residual at 32 px (the golden tests)");
     bench_conv_shape(pool, 64, 64, 18, "ngf 16 residual at 64 px");
     bench_conv_shape(pool, 64, 64, 34, "ngf 16 residual at 128 px (the default model)");
@@ -366,7 +376,7 @@ static void bench_direct_shape(Pool *pool, int c, int oc, int h, const char *whe
 {
     ConvShape s;
     conv_shape(&s, 1, c, h, h, oc, 7, 1, 0);
-    double ms[2][2];
+    double ms[2][3];
     time_two_paths(pool, &s, direct_path, true, 1, ms);
     direct_conv_set_enabled(true);
     printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, ms[0][0],

@@ -251,6 +251,10 @@ static void conv_data_backward(Pool *pool, const ConvShape *s, const float *weig
 static void conv_weight_backward(Pool *pool, const ConvShape *s, const float *img,
                                  const float *dout, float *dweight, float *work)
 {
+    if (winograd_weight_applies(s)) {
+        winograd_weight_backward(pool, s, img, dout, dweight, work);
+        return;
+    }
     ConvJob j = {.s = s, .img = img, .d = dout, .out = dweight, .work = work};
     pool_run(pool, weight_backward_part, &j);
 }

@@ -4,8 +4,10 @@
 // transformed positions become 16 GEMMs over channels, and A^T m A turns each product back into a
 // 2x2 output tile. 16 multiplies per tile and channel pair instead of 36: 2.25x fewer, at the
 // price of the transforms. The data gradient is the same convolution of the output gradient,
-// zero-padded by 2, with the kernel turned by 180 degrees and its channels swapped. (F(4x4, 3x3)
-// saves 4x but loses about 10x more precision; not used.)
+// zero-padded by 2, with the kernel turned by 180 degrees and its channels swapped; the weight
+// gradient is computed in the transformed domain (A dy A^T against the input's tiles, summed
+// over tiles, then G^T du G). (F(4x4, 3x3) saves 4x but loses about 10x more precision; not
+// used.)
 #ifndef AGESHIFT_WINOGRAD_H
 #define AGESHIFT_WINOGRAD_H
 
@@ -30,8 +32,13 @@ void winograd_set_mode(WinogradMode mode);
 // as one never interrupted.
 #define WINOGRAD_MIN_TILES_FORWARD 144
 #define WINOGRAD_MIN_TILES_BACKWARD 1024
+// The weight gradient (bench_core --conv on an AVX2 EPYC, Zen 3): 1.3-1.8x from 256 tiles up,
+// 0.87x at 64.
+#define WINOGRAD_MIN_TILES_WEIGHT 144
 bool winograd_forward_applies(const ConvShape *s);
 bool winograd_backward_applies(const ConvShape *s);
+// The same for its weight gradient (tiles of the output, as forward).
+bool winograd_weight_applies(const ConvShape *s);
 
 // Scratch floats for one image's forward or data gradient (the transformed kernel, tiles and
 // products), whatever the mode (it may change after a trace is planned); 0 for a shape these
@@ -49,6 +56,11 @@ void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *i
 // One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten).
 void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                       float *out, float *work);
+// One image: dweight (OC, C, 3, 3) += dL/dweight for in (C, H, W) and dout (OC, OH, OW): the
+// forward's input transform, dout's tiles transformed (A dy A^T), 16 GEMMs over the tiles, and
+// the sum transformed back (G^T du G).
+void winograd_weight_backward(Pool *pool, const ConvShape *s, const float *in, const float *dout,
+                              float *dweight, float *work);
 // One image: din (C, H, W) += dL/din for dout (OC, OH, OW).
 void winograd_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
                             float *din, float *work);
