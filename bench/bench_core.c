@@ -4,6 +4,7 @@
 // (inference: batch 1, median of runs after warm-up; train: one full CycleGAN iteration, both
 // generators and both discriminators (ndf as given), the seed's losses, batch 1, median).
 //   bench_core --no-winograd: the same with every convolution by im2col.
+//   bench_core --small-tiles ...: inference's kept kernels by F(2x2, 3x3), not F(4x4, 3x3).
 //   bench_core --row SIZE BLOCKS NGF NDF TRAIN RUNS: one such row (TRAIN 0 or 1), for run.sh to
 //   alternate with PyTorch's.
 //   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
@@ -506,6 +507,10 @@ int main(int argc, char **argv)
             pool_threads(pool));
     if (argc > 1 && !strcmp(argv[1], "--no-winograd"))
         winograd_set_mode(WINOGRAD_NEVER);
+    if (argc > 1 && !strcmp(argv[1], "--small-tiles")) { // inference by F(2x2, 3x3) too
+        winograd_set_large_tiles(false);
+        argv++, argc--;
+    }
     bool bf16 = argc > 1 && !strcmp(argv[1], "--infer-bf16");
     if (argc == 6 && (!strcmp(argv[1], "--infer") || bf16)) { // --infer SIZE BLOCKS NGF RUNS
         double macs;

@@ -84,6 +84,17 @@ Test(winograd, forward_and_data_gradient_match_the_plain_convolution)
         for (size_t i = 0; i < no; i++)
             dout[i] = rng_range(&r, -1, 1), out[i] = 1e9f; // out is overwritten
         reference(&s, in, w, dout, want, want_din, want_dw);
+        // The kept kernels of inference, by F(4x4, 3x3): larger constants, less precise
+        // (measured: at most 7e-6 of the largest value, about 20x F(2x2, 3x3)'s error).
+        float *u = malloc(winograd_kernel_floats(&s) * sizeof(float));
+        winograd_transform_kernel(pool, &s, w, u);
+        winograd_forward_transformed(pool, &s, in, u, out, work);
+        double e4 = 0.0;
+        for (size_t i = 0; i < no; i++)
+            e4 = fmax(e4, fabs(out[i] - want[i]));
+        cr_expect_leq(e4, 1.5e-5 * max_abs(want, no), "c%d oc%d %dx%d pad %d: F(4x4) error %g of %g",
+                      q->c, q->oc, q->h, q->w, q->pad, e4, max_abs(want, no));
+        free(u);
         conv2d_forward(pool, &s, in, w, NULL, out, work);
         conv2d_backward(pool, &s, in, w, dout, din, dw, NULL, work);
         double ef = 0.0, eb = 0.0, ew = 0.0;
@@ -131,8 +142,9 @@ Test(winograd, the_rule_by_shape)
 }
 
 // An inference trace keeps each Winograd layer's transformed kernel (trace_keep_winograd_kernels)
-// instead of transforming it on every call: the same arithmetic, so the same output bit for bit,
-// and a trace for training refuses it.
+// instead of transforming it on every call: by F(2x2, 3x3) the same arithmetic, so the same
+// output bit for bit; by F(4x4, 3x3), the default, within float rounding of it. A trace for
+// training refuses it.
 Test(winograd, kept_kernels_give_the_same_generator_output)
 {
     Err err;
@@ -145,8 +157,11 @@ Test(winograd, kept_kernels_give_the_same_generator_output)
     const int size = 64;
     Trace *plain = trace_create(&g, 1, size, size, false, pool, &err);
     Trace *kept = plain ? trace_create(&g, 1, size, size, false, pool, &err) : NULL;
-    cr_assert_not_null(kept, "%s", err.msg);
-    cr_assert_gt(trace_keep_winograd_kernels(kept, &g, &err), 0, "the residual blocks take it");
+    Trace *kept4 = kept ? trace_create(&g, 1, size, size, false, pool, &err) : NULL;
+    cr_assert_not_null(kept4, "%s", err.msg);
+    cr_assert_gt(trace_keep_winograd_kernels(kept4, &g, &err), 0, "the upsampling takes it");
+    winograd_set_large_tiles(false);
+    cr_assert_gt(trace_keep_winograd_kernels(kept, &g, &err), 0);
     size_t n = 3 * (size_t)size * size;
     float *x = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float));
     Rng r;
@@ -155,11 +170,17 @@ Test(winograd, kept_kernels_give_the_same_generator_output)
         x[i] = rng_range(&r, -1, 1);
     memcpy(want, net_forward(&g, plain, x), n * sizeof(float));
     cr_expect_eq(memcmp(net_forward(&g, kept, x), want, n * sizeof(float)), 0);
+    winograd_set_large_tiles(true);
+    const float *y4 = net_forward(&g, kept4, x);
+    double e = 0.0;
+    for (size_t i = 0; i < n; i++)
+        e = fmax(e, fabs(y4[i] - want[i]));
+    cr_expect_leq(e, 1e-5, "F(4x4): %g from F(2x2)'s output (in [-1, 1])", e);
     Trace *training = trace_create(&g, 1, size, size, true, pool, &err);
     cr_assert_not_null(training, "%s", err.msg);
     cr_expect_lt(trace_keep_winograd_kernels(training, &g, &err), 0);
     free(x), free(want);
-    trace_free(plain), trace_free(kept), trace_free(training);
+    trace_free(plain), trace_free(kept), trace_free(kept4), trace_free(training);
     net_free(&g);
     pool_free(pool);
 }

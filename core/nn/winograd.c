@@ -5,12 +5,19 @@
 #include <string.h>
 
 #include "core/nn/direct_conv.h"
+#include "core/nn/winograd4.h"
 
 static _Atomic int mode = WINOGRAD_BY_SHAPE;
+static _Atomic bool large_tiles = true;
 
 void winograd_set_mode(WinogradMode m)
 {
     atomic_store(&mode, (int)m);
+}
+
+void winograd_set_large_tiles(bool on)
+{
+    atomic_store(&large_tiles, on);
 }
 
 static size_t tiles_of(int oh, int ow)
@@ -71,7 +78,8 @@ size_t winograd_workspace_floats(const ConvShape *s)
     // Forward: c -> oc over the output's tiles; data gradient: oc -> c over the input's.
     size_t fwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->oh, s->ow));
     size_t bwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->h, s->w));
-    return fwd > bwd ? fwd : bwd;
+    size_t most = fwd > bwd ? fwd : bwd, large = winograd4_workspace_floats(s);
+    return large > most ? large : most;
 }
 
 // u[xi][o][i] = (G g G^T)[xi] for each output channel o of this thread and input channel i,
@@ -334,13 +342,25 @@ static void run(Pool *pool, Wino *j, float *work)
     pool_run(pool, output_part, j);
 }
 
+// Kept kernels take F(4x4, 3x3) (winograd4.h) unless winograd_set_large_tiles(false).
+static bool kept_large(void)
+{
+    return atomic_load(&large_tiles);
+}
+
 size_t winograd_kernel_floats(const ConvShape *s)
 {
-    return eligible(s) ? 16 * (size_t)s->oc * s->c : 0;
+    if (!eligible(s))
+        return 0;
+    return kept_large() ? winograd4_kernel_floats(s) : 16 * (size_t)s->oc * s->c;
 }
 
 void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u)
 {
+    if (kept_large()) {
+        winograd4_transform_kernel(pool, s, weight, u);
+        return;
+    }
     Wino j = {.c = s->c, .weight = weight, .oc = s->oc, .u_work = u};
     pool_run(pool, kernel_part, &j);
 }
@@ -348,6 +368,10 @@ void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weig
 void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *in, const float *u,
                                   float *out, float *work)
 {
+    if (kept_large()) {
+        winograd4_forward(pool, s, in, u, out, work);
+        return;
+    }
     Wino j = {.in = in,
               .c = s->c,
               .h = s->h,

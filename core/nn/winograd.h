@@ -45,8 +45,11 @@ bool winograd_weight_applies(const ConvShape *s);
 // kernels never do.
 size_t winograd_workspace_floats(const ConvShape *s);
 
-// Inference, whose weights do not change: the kernel transformed once (G g G^T, 16 x OC x C
-// floats; 0 for a shape these kernels never do) instead of on every call.
+// Inference, whose weights do not change: the kernel transformed once (G g G^T; 0 floats for a
+// shape these kernels never do) instead of on every call, by F(4x4, 3x3) (winograd4.h: 4x fewer
+// multiplies, a little less precise) unless winograd_set_large_tiles(false) was called before
+// (F(2x2, 3x3), as training). A kernel transformed one way must be used the same way.
+void winograd_set_large_tiles(bool on);
 size_t winograd_kernel_floats(const ConvShape *s);
 void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u);
 // winograd_forward with that transformed kernel.

@@ -1,0 +1,213 @@
+#include "core/nn/winograd4.h"
+
+#include <cblas.h>
+#include <string.h>
+
+// B^T (6x6), G (6x3) and A^T (4x6) as Lavin & Gray give them for F(4x4, 3x3):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Position xi = 6 y + x of a transformed tile.
+
+typedef struct {
+    const float *in;
+    int c, h, w, pad;
+    const float *weight; // for the kernel transform
+    const float *u;      // [36][oc][c]
+    float *u_out;
+    int oc;
+    float *out;
+    int oh, ow;
+    int tiles_x, tiles;
+    float *v, *m; // [36][c][tiles], [36][oc][tiles]
+} Wino4;
+
+size_t winograd4_tiles(int oh, int ow)
+{
+    return (size_t)((oh + 3) / 4) * (size_t)((ow + 3) / 4);
+}
+
+size_t winograd4_kernel_floats(const ConvShape *s)
+{
+    return 36 * (size_t)s->oc * s->c;
+}
+
+size_t winograd4_workspace_floats(const ConvShape *s)
+{
+    return 36 * ((size_t)s->c + s->oc) * winograd4_tiles(s->oh, s->ow);
+}
+
+// G times the three values a, b, c (a column or a row of a 3x3 kernel).
+static void g_times(float a, float b, float c, float out[6])
+{
+    out[0] = 0.25f * a;
+    out[1] = -(a + b + c) / 6.0f;
+    out[2] = -(a - b + c) / 6.0f;
+    out[3] = a / 24.0f + b / 12.0f + c / 6.0f;
+    out[4] = a / 24.0f - b / 12.0f + c / 6.0f;
+    out[5] = c;
+}
+
+static void kernel_part(void *ctx, int t, int n)
+{
+    const Wino4 *j = ctx;
+    size_t o0, o1;
+    pool_split((size_t)j->oc, t, n, &o0, &o1);
+    const size_t plane = (size_t)j->oc * j->c;
+    for (size_t o = o0; o < o1; o++)
+        for (int i = 0; i < j->c; i++) {
+            const float *g = j->weight + (o * j->c + (size_t)i) * 9;
+            float gg[3][6]; // G g, column by column of g
+            for (int x = 0; x < 3; x++)
+                g_times(g[x], g[3 + x], g[6 + x], gg[x]);
+            for (int y = 0; y < 6; y++) { // and G^T across
+                float row[6];
+                g_times(gg[0][y], gg[1][y], gg[2][y], row);
+                float *u = j->u_out + (size_t)(6 * y) * plane + o * j->c + (size_t)i;
+                for (int x = 0; x < 6; x++)
+                    u[x * plane] = row[x];
+            }
+        }
+}
+
+// v[xi][c][tile] = (B^T d B)[xi] for this thread's channels, a row of tiles at a time: B^T down
+// the columns of its six input rows (vector loops over x), then B across each tile (stride 4).
+static void input_part(void *ctx, int t, int n)
+{
+    const Wino4 *j = ctx;
+    size_t c0, c1;
+    pool_split((size_t)j->c, t, n, &c0, &c1);
+    const size_t plane = (size_t)j->c * j->tiles;
+    const int tx = j->tiles_x, ty = j->tiles / tx, pw = 4 * tx + 2; // padded row width
+    float rows[6][pw], col[6][pw];
+    for (size_t c = c0; c < c1; c++) {
+        const float *img = j->in + c * j->h * j->w;
+        for (int r = 0; r < ty; r++) {
+            const float *d[6];
+            for (int y = 0; y < 6; y++) { // the input rows, zero-padded
+                int iy = 4 * r - j->pad + y;
+                const float *src = img + (size_t)iy * j->w;
+                if (iy >= 0 && iy < j->h && j->pad == 0 && pw <= j->w) {
+                    d[y] = src; // inside the picture: read in place
+                    continue;
+                }
+                d[y] = rows[y];
+                if (iy < 0 || iy >= j->h) {
+                    memset(rows[y], 0, sizeof(float) * (size_t)pw);
+                    continue;
+                }
+                for (int x = 0; x < pw; x++) {
+                    int ix = x - j->pad;
+                    rows[y][x] = ix >= 0 && ix < j->w ? src[ix] : 0.0f;
+                }
+            }
+            for (int x = 0; x < pw; x++) {
+                col[0][x] = 4.0f * d[0][x] - 5.0f * d[2][x] + d[4][x];
+                col[1][x] = -4.0f * (d[1][x] + d[2][x]) + d[3][x] + d[4][x];
+                col[2][x] = 4.0f * (d[1][x] - d[2][x]) - d[3][x] + d[4][x];
+                col[3][x] = 2.0f * (d[3][x] - d[1][x]) - d[2][x] + d[4][x];
+                col[4][x] = 2.0f * (d[1][x] - d[3][x]) - d[2][x] + d[4][x];
+                col[5][x] = 4.0f * d[1][x] - 5.0f * d[3][x] + d[5][x];
+            }
+            for (int y = 0; y < 6; y++) {
+                float *v[6];
+                v[0] = j->v + (size_t)(6 * y) * plane + c * j->tiles + (size_t)r * tx;
+                for (int x = 1; x < 6; x++)
+                    v[x] = v[x - 1] + plane;
+                const float *q = col[y];
+                for (int k = 0; k < tx; k++) {
+                    const float *p = q + 4 * k;
+                    v[0][k] = 4.0f * p[0] - 5.0f * p[2] + p[4];
+                    v[1][k] = -4.0f * (p[1] + p[2]) + p[3] + p[4];
+                    v[2][k] = 4.0f * (p[1] - p[2]) - p[3] + p[4];
+                    v[3][k] = 2.0f * (p[3] - p[1]) - p[2] + p[4];
+                    v[4][k] = 2.0f * (p[1] - p[3]) - p[2] + p[4];
+                    v[5][k] = 4.0f * p[1] - 5.0f * p[3] + p[5];
+                }
+            }
+        }
+    }
+}
+
+// m[xi] (oc, tiles) = u[xi] (oc, c) x v[xi] (c, tiles), for this thread's positions xi.
+static void gemm_part(void *ctx, int t, int n)
+{
+    const Wino4 *j = ctx;
+    size_t x0, x1;
+    pool_split(36, t, n, &x0, &x1);
+    for (size_t xi = x0; xi < x1; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->oc, j->tiles, j->c, 1.0f,
+                    j->u + xi * j->oc * j->c, j->c, j->v + xi * j->c * j->tiles, j->tiles, 0.0f,
+                    j->m + xi * j->oc * j->tiles, j->tiles);
+}
+
+// out tile = A^T m A for this thread's output channels, a row of tiles at a time.
+static void output_part(void *ctx, int t, int n)
+{
+    const Wino4 *j = ctx;
+    size_t o0, o1;
+    pool_split((size_t)j->oc, t, n, &o0, &o1);
+    const size_t plane = (size_t)j->oc * j->tiles;
+    const int tx = j->tiles_x, ty = j->tiles / tx;
+    float s[4][6][tx], row[4][4 * tx];
+    for (size_t o = o0; o < o1; o++) {
+        float *dst = j->out + o * j->oh * j->ow;
+        for (int r = 0; r < ty; r++) {
+            const float *m = j->m + o * j->tiles + (size_t)r * tx;
+            for (int x = 0; x < 6; x++) { // A^T down each column of the 6x6 products
+                const float *m0 = m + (size_t)x * plane, *m1 = m0 + 6 * plane;
+                const float *m2 = m1 + 6 * plane, *m3 = m2 + 6 * plane;
+                const float *m4 = m3 + 6 * plane, *m5 = m4 + 6 * plane;
+                for (int k = 0; k < tx; k++) {
+                    float a = m1[k] + m2[k], b = m1[k] - m2[k];
+                    float c = m3[k] + m4[k], d = m3[k] - m4[k];
+                    s[0][x][k] = m0[k] + a + c;
+                    s[1][x][k] = b + 2.0f * d;
+                    s[2][x][k] = a + 4.0f * c;
+                    s[3][x][k] = b + 8.0f * d + m5[k];
+                }
+            }
+            for (int y = 0; y < 4; y++) // and A across
+                for (int k = 0; k < tx; k++) {
+                    const float *q[6] = {&s[y][0][k], &s[y][1][k], &s[y][2][k],
+                                         &s[y][3][k], &s[y][4][k], &s[y][5][k]};
+                    float a = *q[1] + *q[2], b = *q[1] - *q[2];
+                    float c = *q[3] + *q[4], d = *q[3] - *q[4];
+                    row[y][4 * k] = *q[0] + a + c;
+                    row[y][4 * k + 1] = b + 2.0f * d;
+                    row[y][4 * k + 2] = a + 4.0f * c;
+                    row[y][4 * k + 3] = b + 8.0f * d + *q[5];
+                }
+            for (int y = 0; y < 4 && 4 * r + y < j->oh; y++)
+                memcpy(dst + (size_t)(4 * r + y) * j->ow, row[y], sizeof(float) * (size_t)j->ow);
+        }
+    }
+}
+
+void winograd4_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u)
+{
+    Wino4 j = {.c = s->c, .weight = weight, .oc = s->oc, .u_out = u};
+    pool_run(pool, kernel_part, &j);
+}
+
+void winograd4_forward(Pool *pool, const ConvShape *s, const float *in, const float *u, float *out,
+                       float *work)
+{
+    Wino4 j = {.in = in,
+               .c = s->c,
+               .h = s->h,
+               .w = s->w,
+               .pad = s->pad,
+               .u = u,
+               .oc = s->oc,
+               .out = out,
+               .oh = s->oh,
+               .ow = s->ow};
+    j.tiles_x = (j.ow + 3) / 4;
+    j.tiles = (int)winograd4_tiles(j.oh, j.ow);
+    j.v = work;
+    j.m = j.v + 36 * (size_t)j.c * j.tiles;
+    pool_run(pool, input_part, &j);
+    pool_run(pool, gemm_part, &j);
+    pool_run(pool, output_part, &j);
+}
