@@ -1,17 +1,20 @@
 // Winograd's F(2x2, 3x3) kernels (core/nn/winograd.h) against the plain convolution computed in
 // double: forward, data and weight gradient, over the generators' kinds of shapes (odd sides, zero
 // padding, few and many channels), the rule that picks them, and the kernels an inference
-// trace keeps.
+// trace keeps (F(4x4, 3x3)), down to the default model's output on real faces.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/base/rng.h"
+#include "core/model/model_file.h"
 #include "core/nn/conv.h"
 #include "core/nn/net.h"
 #include "core/nn/networks.h"
 #include "core/nn/winograd.h"
+#include "media/image_io.h"
+#include "tests/faces.h"
 
 typedef struct {
     int c, oc, h, w, pad;
@@ -183,4 +186,47 @@ Test(winograd, kept_kernels_give_the_same_generator_output)
     trace_free(plain), trace_free(kept), trace_free(kept4), trace_free(training);
     net_free(&g);
     pool_free(pool);
+}
+
+// The default model's young-to-old generator on real faces with the kept F(4x4, 3x3) kernels of
+// the filter's trace against a plain trace (F(2x2, 3x3) and im2col): PSNR, pixels on 0..1.
+Test(winograd, the_default_generator_with_kept_kernels_keeps_80_db)
+{
+    Err err;
+    Net net = {0};
+    GeneratorArch arch;
+    cr_assert_eq(model_file_load("samples/model.safetensors", AGE_OLDER, &net, &arch, &err), 0,
+                 "%s", err.msg);
+    Pool *pool = pool_create(2, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    int size = arch.size;
+    Trace *plain = trace_create(&net, 1, size, size, false, pool, &err);
+    Trace *kept = plain ? trace_create(&net, 1, size, size, false, pool, &err) : NULL;
+    cr_assert_not_null(kept, "%s", err.msg);
+    cr_assert_geq(trace_keep_winograd_kernels(kept, &net, &err), arch.gen.n_blocks * 2,
+                  "the residual blocks' convolutions");
+    Image face = {0}, small = {0};
+    size_t n = (size_t)3 * size * size;
+    float *x = malloc(n * sizeof(float));
+    for (int k = 0; k < 3; k++) {
+        char path[4096];
+        test_need_face(k % 2 ? "old" : "young", NULL, k, path);
+        cr_assert_eq(image_load(path, &face, &err), 0, "%s", err.msg);
+        cr_assert_eq(image_resize(&face, size, size, &small, &err), 0, "%s", err.msg);
+        image_to_planar(&small, x);
+        const float *a = net_forward(&net, plain, x), *b = net_forward(&net, kept, x);
+        double mse = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = 0.5 * (a[i] - b[i]); // outputs are -1..1
+            mse += d * d;
+        }
+        double psnr = 10.0 * log10(1.0 / fmax(mse / n, 1e-20));
+        cr_expect_geq(psnr, 80.0, "%s: PSNR %.1f dB", path, psnr);
+        cr_log_info("%s: kept F(4x4) kernels against plain, PSNR %.1f dB", path, psnr);
+        image_free(&face), image_free(&small);
+    }
+    free(x);
+    trace_free(plain), trace_free(kept);
+    pool_free(pool);
+    net_free(&net);
 }
