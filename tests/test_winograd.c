@@ -129,7 +129,10 @@ Test(winograd, the_rule_by_shape)
     ConvShape s;
     conv_shape(&s, 1, 64, 34, 34, 64, 3, 1, 0); // the default model's residual blocks
     cr_expect(winograd_forward_applies(&s));
-    cr_expect_not(winograd_backward_applies(&s), "289 input tiles: im2col is faster");
+    cr_expect_eq(winograd_backward_applies(&s), 289 >= WINOGRAD_MIN_TILES_BACKWARD,
+                 "289 input tiles: by the build's threshold");
+    conv_shape(&s, 1, 64, 18, 18, 64, 3, 1, 0);
+    cr_expect_not(winograd_backward_applies(&s), "81 input tiles: im2col is faster everywhere");
     conv_shape(&s, 1, 32, 130, 130, 16, 3, 1, 0);
     cr_expect(winograd_forward_applies(&s) && winograd_backward_applies(&s));
     conv_shape(&s, 1, 32, 10, 10, 32, 3, 1, 0);

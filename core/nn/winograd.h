@@ -27,11 +27,16 @@ void winograd_set_mode(WinogradMode mode);
 // output; for the gradient, of the input) are at least these many. Measured on the generators'
 // shapes (`bench_core --conv`, in make bench; 2 cores, OpenBLAS SkylakeX): forward 1.16-1.18x
 // faster than im2col at 256 tiles (32x32), 1.6x from 1,024 (64x64) up, 0.2-0.5x at 64 and
-// below; the gradient 0.78-1.01x at 289 tiles, 1.3-1.8x from 1,089 up. A fixed rule rather than
-// a timing at run time, so that a resumed run takes the same paths (and rounds the same way)
-// as one never interrupted.
+// below; the gradient 0.78-1.01x at 289 tiles, 1.3-1.8x from 1,089 up. On an AVX2 EPYC (Zen 3,
+// OpenBLAS Zen) the gradient is 1.2-1.3x faster already at 289 tiles: the build's instruction
+// set picks. A fixed rule per build rather than a timing at run time, so that a resumed run
+// takes the same paths (and rounds the same way) as one never interrupted.
 #define WINOGRAD_MIN_TILES_FORWARD 144
+#if defined(__AVX512F__)
 #define WINOGRAD_MIN_TILES_BACKWARD 1024
+#else
+#define WINOGRAD_MIN_TILES_BACKWARD 256
+#endif
 // The weight gradient (bench_core --conv on an AVX2 EPYC, Zen 3): 1.3-1.8x from 256 tiles up,
 // 0.87x at 64.
 #define WINOGRAD_MIN_TILES_WEIGHT 144
