@@ -13,10 +13,13 @@ int cmd_version(int argc, char **argv)
     blas_describe(blas, sizeof blas);
     printf("ageshift %s\n%s\n", AGESHIFT_VERSION, blas);
     // The convolution paths, and the CPU features a faster one would need.
-    printf("convolutions: im2col + sgemm; 3x3 stride 1 by Winograd F(2x2,3x3) forward from %d "
-           "output tiles, data gradient from %d input tiles (core/nn/winograd.h); stride 1 with %d "
-           "or fewer channels on one side (the 7x7 RGB layers) directly (core/nn/direct_conv.h)\n",
-           WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, DIRECT_CONV_MAX_CHANNELS);
+    printf("convolutions: im2col + sgemm; 3x3 stride 1 by Winograd from %d output tiles "
+           "(inference F(4x4,3x3) with kernels transformed once, training F(2x2,3x3)), its data "
+           "gradient from %d input tiles and weight gradient from %d output tiles "
+           "(core/nn/winograd.h); stride 1 with %d or fewer channels on one side (the 7x7 RGB "
+           "layers) directly, %d-float vectors (core/nn/direct_conv.h)\n",
+           WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, WINOGRAD_MIN_TILES_WEIGHT,
+           DIRECT_CONV_MAX_CHANNELS, direct_conv_lanes());
     if (conv_bf16_available())
         printf("bf16: inference convolutions with 16k output channels on %s (core/nn/conv_bf16.h; "
                "AGESHIFT_BF16=0 turns them off, =avx512 takes the vector kernel); training fp32 "

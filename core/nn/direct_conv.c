@@ -57,6 +57,11 @@ void direct_conv_set_enabled(bool on)
     atomic_store(&enabled, on);
 }
 
+int direct_conv_lanes(void)
+{
+    return LANES;
+}
+
 bool direct_conv_applies(const ConvShape *s)
 {
     return atomic_load(&enabled) && !s->transposed && s->stride == 1 &&

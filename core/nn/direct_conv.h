@@ -24,6 +24,8 @@
 // never after direct_conv_set_enabled(false) (to measure against im2col: bench_core --direct).
 bool direct_conv_applies(const ConvShape *s);
 void direct_conv_set_enabled(bool enabled);
+// Floats per vector the kernels were built for: 16 with AVX-512, 8 with AVX2, else 4.
+int direct_conv_lanes(void);
 
 // Scratch floats one image needs (padded copies of the input or output gradient and the turned
 // weight); 0 where direct_conv_applies is false. A trace planned before a change of the above
