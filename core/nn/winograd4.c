@@ -71,7 +71,8 @@ static void kernel_part(void *ctx, int t, int n)
 }
 
 // v[xi][c][tile] = (B^T d B)[xi] for this thread's channels, a row of tiles at a time: B^T down
-// the columns of its six input rows (vector loops over x), then B across each tile (stride 4).
+// the columns of its six input rows (vector loops over x), then each column split by x mod 4 so
+// that B across the tiles reads unit-stride (vector loops over the tiles, not stride-4 gathers).
 static void input_part(void *ctx, int t, int n)
 {
     const Wino4 *j = ctx;
@@ -79,7 +80,7 @@ static void input_part(void *ctx, int t, int n)
     pool_split((size_t)j->c, t, n, &c0, &c1);
     const size_t plane = (size_t)j->c * j->tiles;
     const int tx = j->tiles_x, ty = j->tiles / tx, pw = 4 * tx + 2; // padded row width
-    float rows[6][pw], col[6][pw];
+    float rows[6][pw], col[6][pw], ph[4][tx + 1]; // ph[j][k] = a column's x = 4 k + j
     for (size_t c = c0; c < c1; c++) {
         const float *img = j->in + c * j->h * j->w;
         for (int r = 0; r < ty; r++) {
@@ -115,14 +116,19 @@ static void input_part(void *ctx, int t, int n)
                 for (int x = 1; x < 6; x++)
                     v[x] = v[x - 1] + plane;
                 const float *q = col[y];
+                for (int k = 0; k < tx; k++)
+                    for (int i = 0; i < 4; i++)
+                        ph[i][k] = q[4 * k + i];
+                ph[0][tx] = q[4 * tx], ph[1][tx] = q[4 * tx + 1]; // the last tile's x + 4, x + 5
+                const float *p0 = ph[0], *p1 = ph[1], *p2 = ph[2], *p3 = ph[3];
+                const float *p4 = ph[0] + 1, *p5 = ph[1] + 1;
                 for (int k = 0; k < tx; k++) {
-                    const float *p = q + 4 * k;
-                    v[0][k] = 4.0f * p[0] - 5.0f * p[2] + p[4];
-                    v[1][k] = -4.0f * (p[1] + p[2]) + p[3] + p[4];
-                    v[2][k] = 4.0f * (p[1] - p[2]) - p[3] + p[4];
-                    v[3][k] = 2.0f * (p[3] - p[1]) - p[2] + p[4];
-                    v[4][k] = 2.0f * (p[1] - p[3]) - p[2] + p[4];
-                    v[5][k] = 4.0f * p[1] - 5.0f * p[3] + p[5];
+                    v[0][k] = 4.0f * p0[k] - 5.0f * p2[k] + p4[k];
+                    v[1][k] = -4.0f * (p1[k] + p2[k]) + p3[k] + p4[k];
+                    v[2][k] = 4.0f * (p1[k] - p2[k]) - p3[k] + p4[k];
+                    v[3][k] = 2.0f * (p3[k] - p1[k]) - p2[k] + p4[k];
+                    v[4][k] = 2.0f * (p1[k] - p3[k]) - p2[k] + p4[k];
+                    v[5][k] = 4.0f * p1[k] - 5.0f * p3[k] + p5[k];
                 }
             }
         }
