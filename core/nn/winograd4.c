@@ -173,17 +173,17 @@ static void output_part(void *ctx, int t, int n)
                     s[3][x][k] = b + 8.0f * d + m5[k];
                 }
             }
-            for (int y = 0; y < 4; y++) // and A across
+            for (int y = 0; y < 4; y++) { // and A across
+                const float(*q)[tx] = s[y];
                 for (int k = 0; k < tx; k++) {
-                    const float *q[6] = {&s[y][0][k], &s[y][1][k], &s[y][2][k],
-                                         &s[y][3][k], &s[y][4][k], &s[y][5][k]};
-                    float a = *q[1] + *q[2], b = *q[1] - *q[2];
-                    float c = *q[3] + *q[4], d = *q[3] - *q[4];
-                    row[y][4 * k] = *q[0] + a + c;
+                    float a = q[1][k] + q[2][k], b = q[1][k] - q[2][k];
+                    float c = q[3][k] + q[4][k], d = q[3][k] - q[4][k];
+                    row[y][4 * k] = q[0][k] + a + c;
                     row[y][4 * k + 1] = b + 2.0f * d;
                     row[y][4 * k + 2] = a + 4.0f * c;
-                    row[y][4 * k + 3] = b + 8.0f * d + *q[5];
+                    row[y][4 * k + 3] = b + 8.0f * d + q[5][k];
                 }
+            }
             for (int y = 0; y < 4 && 4 * r + y < j->oh; y++)
                 memcpy(dst + (size_t)(4 * r + y) * j->ow, row[y], sizeof(float) * (size_t)j->ow);
         }
