@@ -10,9 +10,9 @@ ours=$(mktemp) theirs=$(mktemp)
 trap 'rm -f "$ours" "$theirs"' EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-# ageshift and PyTorch alternately, config by config, 3 rounds: the machine's speed drifts
-# within minutes, so each ratio is the median of the rounds' pairwise ratios.
-configs="128:6:16:32:1:9 128:6:32:64:1:9 64:6:32:64:1:15 256:9:64:64:0:5"
+# ageshift and PyTorch alternately, config by config, 5 rounds: the machine's speed drifts
+# within minutes (by up to 2x), so each ratio is the median of the rounds' pairwise ratios.
+configs="128:6:16:32:1:7 128:6:32:64:1:7 64:6:32:64:1:11 256:9:64:64:0:3"
 torch=
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     # PyTorch at its best here: 2 threads, oneDNN, and OpenBLAS's AVX-512 kernel where the CPU
@@ -24,7 +24,7 @@ else
     echo "python3-torch is not installed: PyTorch is not measured"
 fi
 exec 4>/dev/null
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
     for cfg in $configs; do
         IFS=: read -r size blocks ngf ndf train runs <<<"$cfg"
         err=4
@@ -79,7 +79,7 @@ echo "architecture), the seed's losses, batch 1), median. bf16: ageshift's bf16 
 echo "(core/nn/conv_bf16.h: AMX tiles, else AVX512_BF16 vectors; training: train --bf16's mixed"
 echo "precision) against PyTorch under torch.autocast(bfloat16) (oneDNN); '-' where the CPU has"
 echo "neither."
-echo "ratio = PyTorch time / ageshift time, the median of 3 interleaved rounds' ratios: above 1"
+echo "ratio = PyTorch time / ageshift time, the median of 5 interleaved rounds' ratios: above 1"
 echo "means ageshift is faster; the times are each side's median over the rounds."
 
 echo
