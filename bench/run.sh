@@ -180,7 +180,7 @@ face=$(cd "$faces/young" && set -- *.jpg && echo "$1")
 ffmpeg -v error -f lavfi -i color=c=0x506070:s=1280x720:r=30 -loop 1 -i "$faces/young/$face" \
     -filter_complex "[1]scale=300:300[f];[0][f]overlay=x='400+60*t':y=180" -frames:v 90 \
     -c:v libx264 -crf 18 -pix_fmt yuv420p "$work/clip.mp4"
-"$bin/bench_filter" "$work/clip.mp4" "$work"
+"$bin/bench_filter" "$work/clip.mp4" "$work" "$root/samples/model.safetensors"
 
 echo
 echo "== live: ageshift live --input samples/astronaut.mp4 (640x480, 30 fps, one face), 10 s each"
