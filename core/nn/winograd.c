@@ -136,14 +136,15 @@ static void input_part(void *ctx, int t, int n)
             const float *row[4];
             for (int y = 0; y < 4; y++) { // the input rows, zero-padded left and right
                 int iy = 2 * r - j->pad + y;
-                const float *src = img + (size_t)iy * j->w;
-                if (iy >= 0 && iy < j->h && j->pad == 0 && pw <= j->w) {
+                const bool inside = iy >= 0 && iy < j->h;
+                const float *src = inside ? img + (size_t)iy * j->w : NULL;
+                if (inside && j->pad == 0 && pw <= j->w) {
                     row[y] = src; // inside the picture: read in place
                     continue;
                 }
                 float *dst = rows[y];
                 row[y] = dst;
-                if (iy < 0 || iy >= j->h) {
+                if (!inside) {
                     memset(dst, 0, sizeof(float) * (size_t)pw);
                     continue;
                 }

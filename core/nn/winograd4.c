@@ -1,6 +1,7 @@
 #include "core/nn/winograd4.h"
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <string.h>
 
 // B^T (6x6), G (6x3) and A^T (4x6) as Lavin & Gray give them for F(4x4, 3x3):
@@ -87,13 +88,14 @@ static void input_part(void *ctx, int t, int n)
             const float *d[6];
             for (int y = 0; y < 6; y++) { // the input rows, zero-padded
                 int iy = 4 * r - j->pad + y;
-                const float *src = img + (size_t)iy * j->w;
-                if (iy >= 0 && iy < j->h && j->pad == 0 && pw <= j->w) {
+                const bool inside = iy >= 0 && iy < j->h;
+                const float *src = inside ? img + (size_t)iy * j->w : NULL;
+                if (inside && j->pad == 0 && pw <= j->w) {
                     d[y] = src; // inside the picture: read in place
                     continue;
                 }
                 d[y] = rows[y];
-                if (iy < 0 || iy >= j->h) {
+                if (!inside) {
                     memset(rows[y], 0, sizeof(float) * (size_t)pw);
                     continue;
                 }
