@@ -10,7 +10,8 @@
 //   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
 //   alternates it with ONNX Runtime's); --infer-bf16 the same with bf16 convolutions.
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
-//   effective GFLOP/s and the time of each kind of layer.
+//   effective GFLOP/s and the time of each kind of layer; then the same for the generator and
+//   discriminator passes of a training iteration.
 //   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
 //   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
 //   and _BACKWARD are read from).
@@ -221,8 +222,10 @@ static const char *layer_kind(const Layer *L)
         return "3x3 stride 1 (residual, resize upsampling)";
     if (L->kind == LAYER_CONV && L->k == 7)
         return "7x7 (first and last)";
-    if (L->kind == LAYER_CONV && L->stride == 2)
+    if (L->kind == LAYER_CONV && L->k == 3 && L->stride == 2)
         return "3x3 stride 2 (downsampling)";
+    if (L->kind == LAYER_CONV && L->k == 4)
+        return L->stride == 2 ? "4x4 stride 2 (discriminator)" : "4x4 stride 1 (discriminator)";
     if (L->kind == LAYER_CONVT)
         return "3x3 transposed (upsampling)";
     if (L->kind == LAYER_INSTANCE_NORM)
@@ -233,7 +236,93 @@ static const char *layer_kind(const Layer *L)
         return "nearest 2x (resize upsampling)";
     if (L->kind == LAYER_ADD)
         return "residual adds";
-    return "ReLU, tanh";
+    if (L->kind == LAYER_MEAN_HW)
+        return "mean (discriminator)";
+    return "ReLU, leaky ReLU, tanh";
+}
+
+// Adds the seconds of each of net's layers to its kind's total (names and ms as bench_layers').
+enum { KINDS = 14 };
+static void add_by_kind(const Net *net, const double *sec, double scale, const char *names[KINDS],
+                        double ms[KINDS])
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const char *name = layer_kind(&net->layers[l]);
+        int k = 0;
+        while (k < KINDS - 1 && names[k] && strcmp(names[k], name))
+            k++;
+        names[k] = name;
+        ms[k] += 1e3 * scale * sec[l];
+    }
+}
+
+// Where a CycleGAN iteration's time goes: a generator's and a discriminator's forward and
+// backward passes, each timed by layer (the median of 5), times the 6 of each an iteration runs
+// (core/train/cyclegan.c: two identity, two translations with their round trips; the
+// discriminators' two real and two fake passes and the two the generators' losses go through).
+static void bench_train_layers(Pool *pool, int size, int blocks, int ngf, int ndf)
+{
+    Err err;
+    err.msg[0] = '\0';
+    Net nets[2];
+    memset(nets, 0, sizeof nets);
+    if (generator_build(&nets[0], (GeneratorConfig){ngf, blocks, UPSAMPLE_CONVT}, &err) ||
+        discriminator_build(&nets[1], ndf, &err))
+        goto fail;
+    const char *names[KINDS] = {0};
+    double kind_ms[KINDS] = {0}, pass_ms[2][2] = {{0}}; // [G, D][forward, backward]
+    for (int k = 0; k < 2; k++) {
+        Net *net = &nets[k];
+        net_init_weights(net, 1 + (uint64_t)k);
+        Trace *t = NULL;
+        if (paramset_enable_training(&net->params, &err) ||
+            !(t = trace_create(net, 1, size, size, true, pool, &err)))
+            goto fail;
+        size_t n_in = 3 * (size_t)size * size;
+        Shape4 o = trace_output_shape(t);
+        size_t n_out = (size_t)o.n * o.c * o.h * o.w;
+        float *x = malloc(n_in * sizeof(float)), *dout = malloc(n_out * sizeof(float));
+        float *din = calloc(n_in, sizeof(float));
+        fill(x, n_in, 5), fill(dout, n_out, 6);
+        enum { RUNS = 5 };
+        double *sec[2][RUNS], total[2][RUNS];
+        for (int r = -1; r < RUNS; r++) { // r = -1: warm-up
+            double *fs = r < 0 ? NULL : (sec[0][r] = calloc((size_t)net->n_layers, sizeof(double)));
+            double *bs = r < 0 ? NULL : (sec[1][r] = calloc((size_t)net->n_layers, sizeof(double)));
+            double t0 = clock_now_s();
+            net_forward_timed(net, t, x, fs);
+            double t1 = clock_now_s();
+            net_backward_timed(net, t, dout, din, true, bs);
+            if (r >= 0)
+                total[0][r] = t1 - t0, total[1][r] = clock_now_s() - t1;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            // The run whose total is the median stands for the pass, layer by layer.
+            double m = median(total[pass], RUNS);
+            int pick = 0;
+            for (int r = 0; r < RUNS; r++)
+                if (total[pass][r] == m)
+                    pick = r;
+            pass_ms[k][pass] = 6e3 * m;
+            add_by_kind(net, sec[pass][pick], 6.0, names, kind_ms);
+            for (int r = 0; r < RUNS; r++)
+                free(sec[pass][r]);
+        }
+        free(x), free(dout), free(din);
+        trace_free(t);
+    }
+    double all = pass_ms[0][0] + pass_ms[0][1] + pass_ms[1][0] + pass_ms[1][1];
+    printf("training %d/%d/%d, ndf %d: 6 generator and 6 discriminator passes, %.0f ms\n", size,
+           blocks, ngf, ndf, all);
+    printf("  generator forward %.0f ms, backward %.0f ms; discriminator forward %.0f ms, "
+           "backward %.0f ms\n",
+           pass_ms[0][0], pass_ms[0][1], pass_ms[1][0], pass_ms[1][1]);
+    for (int k = 0; k < KINDS && names[k]; k++)
+        printf("  %-45s %8.1f ms  %4.1f%%\n", names[k], kind_ms[k], 100.0 * kind_ms[k] / all);
+fail:
+    if (err.msg[0])
+        fprintf(stderr, "bench: %s\n", err.msg);
+    net_free(&nets[0]), net_free(&nets[1]);
 }
 
 // One generator's forward: ms per kind of layer (median over runs of each kind's sum), and the
@@ -250,7 +339,7 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
         free(x), trace_free(t), net_free(&g);
         return;
     }
-    enum { RUNS = 9, KINDS = 10 };
+    enum { RUNS = 9 };
     double *sec = calloc((size_t)g.n_layers, sizeof *sec), kind_ms[KINDS][RUNS], total[RUNS];
     const char *names[KINDS] = {0};
     net_forward(&g, t, x);
@@ -342,7 +431,7 @@ static void bench_conv_shape(Pool *pool, int c, int oc, int h, const char *where
     time_two_paths(pool, &s, winograd_path, false,
                    (int)(3e8 / ((double)oc * c * 9 * s.oh * s.ow)) + 1, ms);
     winograd_set_mode(WINOGRAD_BY_SHAPE);
-    const char *by_shape[8] = {"", " (im2col by shape: weight)", " (im2col by shape: data)",
+    const char *by_shape[4] = {"", " (im2col by shape: weight)", " (im2col by shape: data)",
                                " (im2col by shape: data, weight)"};
     int im2col = winograd_forward_applies(&s) ? 2 * !winograd_backward_applies(&s) +
                                                     !winograd_weight_applies(&s)
@@ -537,6 +626,8 @@ int main(int argc, char **argv)
             bench_layers(pool, 128, 6, 32, UPSAMPLE_RESIZE, bf16, peak);
             bench_layers(pool, 256, 9, 64, UPSAMPLE_CONVT, bf16, peak);
         }
+        bench_train_layers(pool, 128, 6, 16, 32);
+        bench_train_layers(pool, 128, 6, 32, 64);
         pool_free(pool);
         return 0;
     }

@@ -93,7 +93,7 @@ echo "== 7x7 convolutions from and to RGB: im2col + sgemm against the direct ker
 
 echo
 echo "== the roofline: fp32 FMA peak, effective GFLOP/s (2 x direct-convolution MACs / time) and"
-echo "   where a generator's forward pass spends it"
+echo "   where a generator's forward pass spends it; where a training iteration's passes do"
 "$core_bench" --roofline 2>/dev/null
 
 echo

@@ -558,6 +558,12 @@ static float *grad_for_adding(Trace *t, int v)
 
 void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_grads)
 {
+    net_backward_timed(net, t, dout, din, param_grads, NULL);
+}
+
+void net_backward_timed(Net *net, Trace *t, const float *dout, float *din, bool param_grads,
+                        double *seconds)
+{
     const int nv = t->n_values;
     bool pgrads = param_grads && net->params.grad;
     // A value needs a gradient when something upstream of it does: the input (for din) or a
@@ -577,6 +583,7 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
         const Layer *L = &net->layers[i];
         if (!t->needs_grad[i + 1])
             continue;
+        double t0 = seconds ? clock_now_s() : 0.0;
         const float *x = t->value[L->in], *dy = grad_for_adding(t, i + 1);
         float *dx = t->needs_grad[L->in] ? grad_for_adding(t, L->in) : NULL;
         if (L->kind == LAYER_ADD && t->needs_grad[L->skip])
@@ -594,6 +601,8 @@ void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_
                              t->work);
         else if (dx || L->kind == LAYER_ADD)
             pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true, 0});
+        if (seconds)
+            seconds[i] += clock_now_s() - t0;
     }
     if (din)
         accumulate(din, grad_for_adding(t, 0), shape_numel(t->shape[0]));

@@ -91,5 +91,8 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
 // gradients are accumulated into net->params.grad when param_grads is true and net has them;
 // din (nullable) receives += dL/din.
 void net_backward(Net *net, Trace *t, const float *dout, float *din, bool param_grads);
+// net_backward that also adds each layer's wall time to seconds[layer], as net_forward_timed.
+void net_backward_timed(Net *net, Trace *t, const float *dout, float *din, bool param_grads,
+                        double *seconds);
 
 #endif
