@@ -137,8 +137,10 @@ static int bench_config(Pool *pool, int size, int blocks, int ngf, int ndf, bool
                               CYCLEGAN_SEED_LOSS_WEIGHTS,
                               .seed = 3,
                               .bf16 = bf16};
+        // Winograd or im2col measured per shape, as the trainer does.
         CycleGan *gan = cyclegan_create(&cfg, pool, &err);
-        if (!gan) {
+        if (!gan || cyclegan_pick_winograd(gan, NULL, &err)) {
+            cyclegan_free(gan);
             free(x);
             goto fail;
         }

@@ -5,6 +5,7 @@
 #include "core/nn/conv_bf16.h"
 #include "core/nn/direct_conv.h"
 #include "core/nn/winograd.h"
+#include "core/nn/winograd_pick.h"
 
 int cmd_version(int argc, char **argv)
 {
@@ -16,10 +17,12 @@ int cmd_version(int argc, char **argv)
     printf("convolutions: im2col + sgemm; 3x3 stride 1 by Winograd from %d output tiles "
            "(inference F(4x4,3x3) with kernels transformed once, training F(2x2,3x3)), its data "
            "gradient from %d input tiles and weight gradient from %d output tiles "
-           "(core/nn/winograd.h); stride 1 with %d or fewer channels on one side (the 7x7 RGB "
+           "(core/nn/winograd.h), except that a training run measures each shape of %d output "
+           "tiles and more once, both ways, and keeps the faster (core/nn/winograd_pick.h, "
+           "recorded in its checkpoint); stride 1 with %d or fewer channels on one side (the 7x7 RGB "
            "layers) directly, %d-float vectors (core/nn/direct_conv.h)\n",
            WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, WINOGRAD_MIN_TILES_WEIGHT,
-           DIRECT_CONV_MAX_CHANNELS, direct_conv_lanes());
+           WINOGRAD_PICK_MIN_TILES, DIRECT_CONV_MAX_CHANNELS, direct_conv_lanes());
     if (conv_bf16_available())
         printf("bf16: inference convolutions with 16k output channels on %s (core/nn/conv_bf16.h; "
                "AGESHIFT_BF16=0 turns them off, =avx512 takes the vector kernel); training fp32 "

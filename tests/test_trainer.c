@@ -211,6 +211,22 @@ Test(run, resume_gives_the_same_weights_as_an_uninterrupted_run)
     expect_resume_is_exact();
 }
 
+// The Winograd-or-im2col picks of the run's start are kept in its checkpoint and read back on
+// resume (tests/test_winograd_pick.c: what a plan does; this tiny network's one residual
+// block has two convolutions with too few tiles to measure: the rule's "rrr rrr").
+Test(run, the_winograd_plan_is_kept_in_the_checkpoint)
+{
+    Err err;
+    cr_assert_eq(train("plan", 2, false, &err), TRAIN_STOPPED, "%s", err.msg);
+    cr_assert_eq(train("plan", 4, true, &err), TRAIN_STOPPED, "%s", err.msg);
+    char path[512];
+    out_path(path, sizeof path, "plan", "checkpoint.safetensors");
+    StFile *f = st_open(path, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    cr_expect_str_eq(st_meta(f, "winograd_plan"), "rrr rrr");
+    st_close(f);
+}
+
 // The loss weights are the run's: kept in the checkpoint and on resume, and they change the
 // losses.
 Test(run, the_identity_weight_is_kept_and_used)

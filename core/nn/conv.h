@@ -13,11 +13,19 @@
 
 #include "core/base/pool.h"
 
+// The three passes of a convolution, and what measuring picked for one (ConvShape's
+// winograd_pick; winograd_pick.h).
+typedef enum { WINOGRAD_PASS_FORWARD, WINOGRAD_PASS_DATA, WINOGRAD_PASS_WEIGHT } WinogradPass;
+enum { WINOGRAD_PICK_RULE, WINOGRAD_PICK_WINOGRAD, WINOGRAD_PICK_IM2COL };
+
 typedef struct {
     int n, c, h, w;         // input
     int oc, k, stride, pad; // zero padding
     int oh, ow;             // output
     bool transposed;        // set by convt_shape
+    // Per pass (forward, data gradient, weight gradient): Winograd or im2col as measured for
+    // this shape (winograd_pick.h), or 0: winograd.h's rule by shape.
+    uint8_t winograd_pick[3];
 } ConvShape;
 
 // Fills oh/ow; returns 0, or -1 when the output would be empty.

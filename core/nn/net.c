@@ -7,6 +7,7 @@
 #include "core/nn/conv_bf16.h"
 #include "core/nn/ops.h"
 #include "core/nn/winograd.h"
+#include "core/nn/winograd_pick.h"
 
 int net_add_layer(Net *net, Layer layer, Err *err)
 {
@@ -333,6 +334,82 @@ int trace_use_bf16(Trace *t, const Net *net, Err *err)
             p += inference_packed_count(net, t, i);
         }
     return layers;
+}
+
+// The convolutions a Winograd plan speaks of.
+static bool in_winograd_plan(const Net *net, const Trace *t, int i)
+{
+    return net->layers[i].kind == LAYER_CONV && winograd_eligible(&t->conv[i]);
+}
+
+static bool same_conv(const ConvShape *a, const ConvShape *b)
+{
+    return a->c == b->c && a->h == b->h && a->w == b->w && a->oc == b->oc && a->pad == b->pad;
+}
+
+int trace_measure_winograd(Trace *t, const Net *net, Err *err)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        if (!in_winograd_plan(net, t, i))
+            continue;
+        int j = 0;
+        while (j < i && !(in_winograd_plan(net, t, j) && same_conv(&t->conv[j], &t->conv[i])))
+            j++;
+        if (j < i)
+            memcpy(t->conv[i].winograd_pick, t->conv[j].winograd_pick,
+                   sizeof t->conv[i].winograd_pick);
+        else if (winograd_pick_measure(t->pool, &t->conv[i], err))
+            return -1;
+    }
+    return 0;
+}
+
+static const char PICK_LETTER[] = {[WINOGRAD_PICK_RULE] = 'r', [WINOGRAD_PICK_WINOGRAD] = 'w',
+                                   [WINOGRAD_PICK_IM2COL] = 'i'};
+
+char *trace_winograd_plan(const Trace *t, const Net *net)
+{
+    char *plan = malloc(4 * (size_t)net->n_layers + 1), *p = plan;
+    if (!plan)
+        return NULL;
+    for (int i = 0; i < net->n_layers; i++)
+        if (in_winograd_plan(net, t, i)) {
+            if (p > plan)
+                *p++ = ' ';
+            for (int k = 0; k < 3; k++)
+                *p++ = PICK_LETTER[t->conv[i].winograd_pick[k]];
+        }
+    *p = '\0';
+    return plan;
+}
+
+int trace_set_winograd_plan(Trace *t, const Net *net, const char *plan, Err *err)
+{
+    uint8_t picks[3 * 256];
+    int n = 0;
+    const char *p = plan;
+    for (; *p && n < 256; n++) {
+        for (int k = 0; k < 3; k++, p++) {
+            const char *letter = *p ? memchr(PICK_LETTER, *p, sizeof PICK_LETTER) : NULL;
+            if (!letter)
+                return err_set(err, "Winograd plan '%s': expected three of 'r', 'w', 'i' at %d",
+                               plan, (int)(p - plan));
+            picks[3 * n + k] = (uint8_t)(letter - PICK_LETTER);
+        }
+        if (*p && (*p++ != ' ' || !*p))
+            return err_set(err, "Winograd plan '%s': expected a space and more at %d", plan,
+                           (int)(p - 1 - plan));
+    }
+    int want = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        want += in_winograd_plan(net, t, i);
+    if (*p || n != want)
+        return err_set(err, "Winograd plan '%s' names %s%d convolutions; this network has %d",
+                       plan, *p ? "more than " : "", n, want);
+    for (int i = 0, j = 0; i < net->n_layers; i++)
+        if (in_winograd_plan(net, t, i))
+            memcpy(t->conv[i].winograd_pick, &picks[3 * j++], 3);
+    return 0;
 }
 
 int trace_train_bf16(Trace *t, const Net *net, Err *err)

@@ -80,6 +80,16 @@ int trace_keep_winograd_kernels(Trace *t, const Net *net, Err *err);
 // set (not a training trace, out of memory).
 int trace_train_bf16(Trace *t, const Net *net, Err *err);
 
+// Training: which of Winograd and im2col each 3x3 stride-1 convolution's passes take, measured
+// now once per distinct shape (winograd_pick.h). 0, or -1 with err set.
+int trace_measure_winograd(Trace *t, const Net *net, Err *err);
+// Those picks as a plan to record: per convolution Winograd can do, in layer order, three
+// letters (forward, data gradient, weight gradient: 'w' Winograd, 'i' im2col, 'r' winograd.h's
+// rule), the convolutions separated by spaces ("" for none). Allocated; NULL out of memory.
+char *trace_winograd_plan(const Trace *t, const Net *net);
+// Sets the picks from such a plan (a checkpoint's); -1 with err set when it does not fit net.
+int trace_set_winograd_plan(Trace *t, const Net *net, const char *plan, Err *err);
+
 // Runs the network on in (n, C, h, w); returns the output inside the trace (valid until the
 // next call on this trace).
 const float *net_forward(const Net *net, Trace *t, const float *in);

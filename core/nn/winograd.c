@@ -15,6 +15,11 @@ void winograd_set_mode(WinogradMode m)
     atomic_store(&mode, (int)m);
 }
 
+WinogradMode winograd_mode(void)
+{
+    return (WinogradMode)atomic_load(&mode);
+}
+
 void winograd_set_large_tiles(bool on)
 {
     atomic_store(&large_tiles, on);
@@ -25,33 +30,36 @@ static size_t tiles_of(int oh, int ow)
     return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
 }
 
-// The shapes these kernels can do at all, whatever the mode.
-static bool eligible(const ConvShape *s)
+bool winograd_eligible(const ConvShape *s)
 {
     return !s->transposed && s->k == 3 && s->stride == 1 && !direct_conv_applies(s);
 }
 
-static bool applies(const ConvShape *s, size_t tiles, size_t min_tiles)
+static bool applies(const ConvShape *s, WinogradPass pass, size_t tiles, size_t min_tiles)
 {
     int m = atomic_load(&mode);
-    if (m == WINOGRAD_NEVER || !eligible(s))
+    if (m == WINOGRAD_NEVER || !winograd_eligible(s))
         return false;
-    return m == WINOGRAD_ALWAYS || tiles >= min_tiles;
+    if (m == WINOGRAD_ALWAYS)
+        return true;
+    if (s->winograd_pick[pass] != WINOGRAD_PICK_RULE)
+        return s->winograd_pick[pass] == WINOGRAD_PICK_WINOGRAD;
+    return tiles >= min_tiles;
 }
 
 bool winograd_forward_applies(const ConvShape *s)
 {
-    return applies(s, tiles_of(s->oh, s->ow), WINOGRAD_MIN_TILES_FORWARD);
+    return applies(s, WINOGRAD_PASS_FORWARD, tiles_of(s->oh, s->ow), WINOGRAD_MIN_TILES_FORWARD);
 }
 
 bool winograd_backward_applies(const ConvShape *s)
 {
-    return applies(s, tiles_of(s->h, s->w), WINOGRAD_MIN_TILES_BACKWARD);
+    return applies(s, WINOGRAD_PASS_DATA, tiles_of(s->h, s->w), WINOGRAD_MIN_TILES_BACKWARD);
 }
 
 bool winograd_weight_applies(const ConvShape *s)
 {
-    return applies(s, tiles_of(s->oh, s->ow), WINOGRAD_MIN_TILES_WEIGHT);
+    return applies(s, WINOGRAD_PASS_WEIGHT, tiles_of(s->oh, s->ow), WINOGRAD_MIN_TILES_WEIGHT);
 }
 
 // One Winograd convolution: in (c, h, w), zero-padded by pad, with the transformed kernel
@@ -73,7 +81,7 @@ typedef struct {
 
 size_t winograd_workspace_floats(const ConvShape *s)
 {
-    if (!eligible(s))
+    if (!winograd_eligible(s))
         return 0;
     // Forward: c -> oc over the output's tiles; data gradient: oc -> c over the input's.
     size_t fwd = 16 * ((size_t)s->oc * s->c + (s->c + (size_t)s->oc) * tiles_of(s->oh, s->ow));
@@ -351,7 +359,7 @@ static bool kept_large(void)
 
 size_t winograd_kernel_floats(const ConvShape *s)
 {
-    if (!eligible(s))
+    if (!winograd_eligible(s))
         return 0;
     return kept_large() ? winograd4_kernel_floats(s) : 16 * (size_t)s->oc * s->c;
 }

@@ -17,10 +17,14 @@
 #include "core/base/pool.h"
 #include "core/nn/conv.h"
 
+// Whether these kernels can do s at all (3x3, stride 1, not transposed, not direct_conv.h's).
+bool winograd_eligible(const ConvShape *s);
+
 // Which convolutions take these kernels: by shape (the default), all that can, or none (to
 // measure or compare the two paths).
 typedef enum { WINOGRAD_BY_SHAPE, WINOGRAD_ALWAYS, WINOGRAD_NEVER } WinogradMode;
 void winograd_set_mode(WinogradMode mode);
+WinogradMode winograd_mode(void);
 
 // Whether the forward of s (its data gradient) is done here: a 3x3 stride-1 convolution, not
 // transposed, not one direct_conv.h does, and by shape only when its tiles (2x2 of the
@@ -29,8 +33,8 @@ void winograd_set_mode(WinogradMode mode);
 // faster than im2col at 256 tiles (32x32), 1.6x from 1,024 (64x64) up, 0.2-0.5x at 64 and
 // below; the gradient 0.78-1.01x at 289 tiles, 1.3-1.8x from 1,089 up. On an AVX2 EPYC (Zen 3,
 // OpenBLAS Zen) the gradient is 1.2-1.3x faster already at 289 tiles: the build's instruction
-// set picks. A fixed rule per build rather than a timing at run time, so that a resumed run
-// takes the same paths (and rounds the same way) as one never interrupted.
+// set picks. This fixed rule serves inference and any shape not measured; a training run
+// measures its shapes instead (winograd_pick.h) and keeps the picks in its checkpoint.
 #define WINOGRAD_MIN_TILES_FORWARD 144
 #if defined(__AVX512F__)
 #define WINOGRAD_MIN_TILES_BACKWARD 1024
@@ -40,6 +44,7 @@ void winograd_set_mode(WinogradMode mode);
 // The weight gradient (bench_core --conv on an AVX2 EPYC, Zen 3): 1.3-1.8x from 256 tiles up,
 // 0.87x at 64.
 #define WINOGRAD_MIN_TILES_WEIGHT 144
+// A shape whose winograd_pick (conv.h) was measured takes what was measured instead.
 bool winograd_forward_applies(const ConvShape *s);
 bool winograd_backward_applies(const ConvShape *s);
 // The same for its weight gradient (tiles of the output, as forward).

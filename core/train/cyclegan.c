@@ -83,7 +83,26 @@ void cyclegan_free(CycleGan *gan)
     free(gan->d_image);
     free(gan->d_image2);
     free(gan->d_score);
+    free(gan->winograd_plan);
     free(gan);
+}
+
+int cyclegan_pick_winograd(CycleGan *gan, const char *plan, Err *err)
+{
+    // The discriminators' 4x4 convolutions are not Winograd's: only the generators' trace.
+    if (plan ? trace_set_winograd_plan(gan->gen_trace, &gan->g_a2b, plan, err)
+             : trace_measure_winograd(gan->gen_trace, &gan->g_a2b, err))
+        return -1;
+    char *picked = trace_winograd_plan(gan->gen_trace, &gan->g_a2b);
+    if (!picked)
+        return err_set(err, "out of memory");
+    if (trace_set_winograd_plan(gan->gen_trace2, &gan->g_a2b, picked, err)) {
+        free(picked);
+        return -1;
+    }
+    free(gan->winograd_plan);
+    gan->winograd_plan = picked;
+    return 0;
 }
 
 // loss = weight * L1(g(real), real), backpropagated into g's parameters.

@@ -43,12 +43,19 @@ typedef struct {
     // Working memory, allocated once.
     Trace *gen_trace, *gen_trace2, *disc_trace;
     float *fake_a, *fake_b, *replayed, *d_image, *d_image2, *d_score;
+    char *winograd_plan; // cyclegan_pick_winograd's, for the checkpoint; NULL: the fixed rule
 } CycleGan;
 
 // Builds the four networks with the seed's initialisation and all working memory. Every op
 // splits its work over pool (borrowed; NULL: the caller's thread only).
 CycleGan *cyclegan_create(const CycleGanConfig *cfg, Pool *pool, Err *err);
 void cyclegan_free(CycleGan *gan);
+
+// The generators' 3x3 stride-1 convolutions take Winograd or im2col per pass as plan says (a
+// checkpoint's: net.h's trace_winograd_plan), or, plan NULL, as measured now once per shape
+// (winograd_pick.h); gan->winograd_plan then holds the plan. Until it is called they follow
+// winograd.h's fixed rule. 0, or -1 with err set (a plan that does not fit, out of memory).
+int cyclegan_pick_winograd(CycleGan *gan, const char *plan, Err *err);
 
 // One iteration on a batch of real_a and real_b images, (batch, 3, size, size) in [-1, 1].
 void cyclegan_step(CycleGan *gan, const float *real_a, const float *real_b, float lr,

@@ -115,7 +115,9 @@ int run_save_checkpoint(Run *r, Err *err)
         meta_printf(w, "rng", err, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64,
                     rng->s[0], rng->s[1], rng->s[2], rng->s[3]) ||
         add_replay(w, &r->gan->fake_a_buffer, "replay.A", r->cfg.size, err) ||
-        add_replay(w, &r->gan->fake_b_buffer, "replay.B", r->cfg.size, err))
+        add_replay(w, &r->gan->fake_b_buffer, "replay.B", r->cfg.size, err) ||
+        (r->gan->winograd_plan &&
+         st_writer_meta(w, "winograd_plan", r->gan->winograd_plan, err)))
         goto done;
     for (int i = 0; i < 4; i++) {
         const ParamSet *ps = &nets[i].net->params;
@@ -315,6 +317,11 @@ static int load_state(Run *r, const StFile *f, Err *err)
     if (load_replay(f, &r->gan->fake_a_buffer, "replay.A", err) ||
         load_replay(f, &r->gan->fake_b_buffer, "replay.B", err))
         return -1;
+    // Runs begun before the paths were measured keep the fixed rule they began with.
+    const char *plan = st_meta(f, "winograd_plan");
+    Err why;
+    if (plan && cyclegan_pick_winograd(r->gan, plan, &why))
+        return err_set(err, "%s: metadata 'winograd_plan': %s", st_path(f), why.msg);
     return get_long(f, "iteration", 0, 1L << 50, &r->iteration, err);
 }
 

@@ -307,8 +307,12 @@ int train_run(const TrainConfig *cfg, const char *out_dir, bool resume, const Tr
                     out_dir, out_dir);
             goto done;
         }
-        if (setup(&r, err))
+        if (setup(&r, err) || cyclegan_pick_winograd(r.gan, NULL, err))
             goto done;
+        if (*r.gan->winograd_plan)
+            run_note(&r, "3x3 convolutions, forward/data/weight gradient, measured here: %s "
+                         "(w Winograd, i im2col; kept in the checkpoint)",
+                     r.gan->winograd_plan);
     }
     if (start_loader(&r, err))
         goto done;
