@@ -41,15 +41,10 @@ static double time_pass(Pool *pool, const ConvShape *s, WinogradPass pass, const
     return (clock_now_s() - t0) / reps;
 }
 
-static void sort(double *v, int n)
+static int by_value(const void *a, const void *b)
 {
-    for (int i = 1; i < n; i++) {
-        double x = v[i];
-        int j = i - 1;
-        for (; j >= 0 && v[j] > x; j--)
-            v[j + 1] = v[j];
-        v[j + 1] = x;
-    }
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err)
@@ -90,7 +85,7 @@ int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err)
             if (r >= 0)
                 ratio[r] = t[1] / t[0];
         }
-        sort(ratio, ROUNDS);
+        qsort(ratio, ROUNDS, sizeof *ratio, by_value);
         s->winograd_pick[pass] =
             ratio[ROUNDS / 2] > 1.0 ? WINOGRAD_PICK_WINOGRAD : WINOGRAD_PICK_IM2COL;
     }
