@@ -439,7 +439,7 @@ static void bench_conv_shape(Pool *pool, int c, int oc, int h, const char *where
                                                     !winograd_weight_applies(&s)
                                               : -1;
     printf("%4d %4d %4dx%-4d %5zu %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx  %s%s\n",
-           c, oc, h, h, (size_t)((s.oh + 1) / 2) * ((s.ow + 1) / 2), ms[0][0], ms[1][0],
+           c, oc, h, h, winograd_output_tiles(&s), ms[0][0], ms[1][0],
            ms[0][0] / ms[1][0], ms[0][1], ms[1][1], ms[0][1] / ms[1][1], ms[0][2], ms[1][2],
            ms[0][2] / ms[1][2], where, im2col < 0 ? " (im2col by shape)" : by_shape[im2col]);
 }

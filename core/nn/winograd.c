@@ -30,6 +30,11 @@ static size_t tiles_of(int oh, int ow)
     return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
 }
 
+size_t winograd_output_tiles(const ConvShape *s)
+{
+    return tiles_of(s->oh, s->ow);
+}
+
 bool winograd_eligible(const ConvShape *s)
 {
     return !s->transposed && s->k == 3 && s->stride == 1 && !direct_conv_applies(s);

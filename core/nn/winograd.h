@@ -19,6 +19,8 @@
 
 // Whether these kernels can do s at all (3x3, stride 1, not transposed, not direct_conv.h's).
 bool winograd_eligible(const ConvShape *s);
+// The 2x2 tiles of s's output, the count the rule by shape and winograd_pick.h go by.
+size_t winograd_output_tiles(const ConvShape *s);
 
 // Which convolutions take these kernels: by shape (the default), all that can, or none (to
 // measure or compare the two paths).

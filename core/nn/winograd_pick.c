@@ -49,8 +49,7 @@ static int by_value(const void *a, const void *b)
 
 int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err)
 {
-    size_t tiles = (size_t)((s->oh + 1) / 2) * (size_t)((s->ow + 1) / 2);
-    if (!winograd_eligible(s) || tiles < WINOGRAD_PICK_MIN_TILES ||
+    if (!winograd_eligible(s) || winograd_output_tiles(s) < WINOGRAD_PICK_MIN_TILES ||
         winograd_mode() != WINOGRAD_BY_SHAPE)
         return 0;
     ConvShape by[2] = {*s, *s}; // [0] Winograd, [1] im2col, for one image
