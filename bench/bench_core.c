@@ -9,6 +9,7 @@
 //   alternate with PyTorch's.
 //   bench_core --infer SIZE BLOCKS NGF RUNS: that generator's inference median ms alone (run.sh
 //   alternates it with ONNX Runtime's); --infer-bf16 the same with bf16 convolutions.
+//   bench_core --train-layers SIZE BLOCKS NGF NDF: where that CycleGAN iteration's time goes.
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
 //   effective GFLOP/s and the time of each kind of layer; then the same for the generator and
 //   discriminator passes of a training iteration.
@@ -230,8 +231,8 @@ static const char *layer_kind(const Layer *L)
         return L->stride == 2 ? "4x4 stride 2 (discriminator)" : "4x4 stride 1 (discriminator)";
     if (L->kind == LAYER_CONVT)
         return "3x3 transposed (upsampling)";
-    if (L->kind == LAYER_INSTANCE_NORM)
-        return "instance norms";
+    if (L->kind == LAYER_INSTANCE_NORM) // (net.c runs the activation after each with it)
+        return "instance norms with their activations";
     if (L->kind == LAYER_REFLECT_PAD)
         return "reflection pads";
     if (L->kind == LAYER_UPSAMPLE)
@@ -240,7 +241,7 @@ static const char *layer_kind(const Layer *L)
         return "residual adds";
     if (L->kind == LAYER_MEAN_HW)
         return "mean (discriminator)";
-    return "ReLU, leaky ReLU, tanh";
+    return "other activations (tanh, leaky ReLU)";
 }
 
 // Adds the seconds of each of net's layers to its kind's total (names and ms as bench_layers').
@@ -617,6 +618,11 @@ int main(int argc, char **argv)
                               atoi(argv[6]) != 0, atoi(argv[7]));
         pool_free(pool);
         return rc;
+    }
+    if (argc == 6 && !strcmp(argv[1], "--train-layers")) { // SIZE BLOCKS NGF NDF
+        bench_train_layers(pool, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+        pool_free(pool);
+        return 0;
     }
     if (argc > 1 && !strcmp(argv[1], "--roofline")) {
         double peak = fma_peak_gflops(pool);

@@ -301,6 +301,43 @@ Test(grad, leaky_relu)
 {
     cr_expect_leq(run_op(OP_LRELU, 2, 4, 5, 0, 1, 40), 1.0);
 }
+// Training's fused instance norm + (leaky) ReLU (ops.h) against the two ops it stands for: the
+// same outputs bit for bit, and the same input gradient, written or added, to rounding (the
+// compiler vectorises the fused loops' sums in another order).
+Test(grad, a_fused_norm_and_activation_is_the_two_ops)
+{
+    enum { PLANES = 3, HW = 37 * 29, N = PLANES * HW };
+    for (int leaky = 0; leaky < 2; leaky++) {
+        const float slope = leaky ? LEAKY_RELU_SLOPE : 0.0f;
+        float *x = random_buf(N, 60, 0.0f), *dact = random_buf(N, 61, 0.0f);
+        float *norm = malloc(N * sizeof(float)), *act = malloc(N * sizeof(float));
+        float *norm2 = malloc(N * sizeof(float)), *act2 = malloc(N * sizeof(float));
+        float *dnorm = calloc(N, sizeof(float)), *dx = random_buf(N, 62, 0.0f);
+        float *dx_added = malloc(N * sizeof(float)), *dx_written = random_buf(N, 63, 0.0f);
+        float rstd[PLANES], rstd2[PLANES];
+        memcpy(dx_added, dx, N * sizeof(float));
+        instance_norm_forward(x, norm, rstd, PLANES, HW);
+        (leaky ? leaky_relu_forward : relu_forward)(norm, act, N);
+        instance_norm_act_forward(x, norm2, act2, rstd2, PLANES, HW, slope);
+        cr_assert_arr_eq(norm, norm2, N * sizeof(float));
+        cr_assert_arr_eq(act, act2, N * sizeof(float));
+        cr_assert_arr_eq(rstd, rstd2, sizeof rstd);
+        (leaky ? leaky_relu_backward : relu_backward)(act, dact, dnorm, N);
+        instance_norm_backward(norm, rstd, dnorm, dx, PLANES, HW);
+        instance_norm_act_backward(norm, rstd, dact, dx_added, PLANES, HW, slope, true);
+        float *dx_alone = calloc(N, sizeof(float));
+        instance_norm_backward(norm, rstd, dnorm, dx_alone, PLANES, HW);
+        instance_norm_act_backward(norm, rstd, dact, dx_written, PLANES, HW, slope, false);
+        for (int i = 0; i < N; i++) {
+            cr_assert_float_eq(dx_added[i], dx[i], 1e-6f * (1.0f + fabsf(dx[i])), "added %d", i);
+            cr_assert_float_eq(dx_written[i], dx_alone[i], 1e-6f * (1.0f + fabsf(dx_alone[i])),
+                               "written %d", i);
+        }
+        free(x), free(dact), free(norm), free(act), free(norm2), free(act2), free(dnorm), free(dx);
+        free(dx_added), free(dx_written), free(dx_alone);
+    }
+}
+
 Test(grad, tanh)
 {
     cr_expect_leq(run_op(OP_TANH, 2, 4, 5, 0, 1, 40), 1.0);

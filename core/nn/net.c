@@ -53,7 +53,7 @@ struct Trace {
     bool bf16_train; // trace_train_bf16: every call packs the current weights
     float **winograd_kernel; // per layer: its transformed kernel, NULL when none is kept
     float *winograd_arena;   // (trace_keep_winograd_kernels)
-    int *fused;      // per layer, inference only: how many layers after it it also computes
+    int *fused;      // per layer: how many layers after it it also computes (plan_fusion)
     Pool *pool; // not owned
 };
 
@@ -125,22 +125,29 @@ static bool read_only_by(const Net *net, int v, int by)
     return true;
 }
 
-// Inference: an instance norm followed by a ReLU (and a reflection pad) that alone read its
-// output runs as one op (ops.h's instance_norm_relu_pad_forward); the values in between are
-// never written. (Training keeps every value: the backward passes read them.)
-static int plan_fusion(const Net *net, Trace *t)
+// An instance norm followed by its activation, the value in between read by nothing else, runs
+// as one op (ops.h). Inference: a ReLU (and a reflection pad after it), the values in between
+// never written (instance_norm_relu_pad_forward). Training, which keeps every value for the
+// backward: a ReLU or leaky ReLU (instance_norm_act_forward and _backward), so the norm
+// output's gradient is never written either.
+static bool is_activation(LayerKind kind, bool training)
+{
+    return kind == LAYER_RELU || (training && kind == LAYER_LEAKY_RELU);
+}
+
+static int plan_fusion(const Net *net, Trace *t, bool training)
 {
     t->fused = calloc((size_t)net->n_layers, sizeof *t->fused);
     if (!t->fused)
         return -1;
     for (int i = 0; i + 1 < net->n_layers; i++) {
         const Layer *L = net->layers;
-        if (L[i].kind != LAYER_INSTANCE_NORM || L[i + 1].kind != LAYER_RELU ||
+        if (L[i].kind != LAYER_INSTANCE_NORM || !is_activation(L[i + 1].kind, training) ||
             L[i + 1].in != i + 1 || !read_only_by(net, i + 1, i + 1))
             continue;
         t->fused[i] = 1;
-        if (i + 2 < net->n_layers && L[i + 2].kind == LAYER_REFLECT_PAD && L[i + 2].in == i + 2 &&
-            read_only_by(net, i + 2, i + 2))
+        if (!training && i + 2 < net->n_layers && L[i + 2].kind == LAYER_REFLECT_PAD &&
+            L[i + 2].in == i + 2 && read_only_by(net, i + 2, i + 2))
             t->fused[i] = 2;
     }
     return 0;
@@ -200,9 +207,9 @@ Trace *trace_create(const Net *net, int n, int h, int w, bool training, Pool *po
             t->grad[v] = g;
             g += shape_numel(t->shape[v]);
         }
-    } else if (plan_fusion(net, t) != 0) {
-        goto oom;
     }
+    if (plan_fusion(net, t, training) != 0)
+        goto oom;
     return t;
 oom:
     trace_free(t);
@@ -496,13 +503,44 @@ static const float *param_or_null(const Net *net, int i)
 
 // The ops other than convolutions are split over the pool by planes (pad, norm, mean) or by
 // element ranges (activations, residual add); one job runs one layer's forward or backward.
+// A backward writes its input's gradient where no other layer has yet (add_in false) and adds
+// to it otherwise, and so for the residual add's skip (add_skip); a writing op zeroes its own
+// planes or range first, or copies, so no pass over a whole gradient zeroes it beforehand.
 typedef struct {
     const Net *net;
     Trace *t;
     int layer;
     bool backward;
-    int fused; // forward: layers after this one computed with it (Trace.fused)
+    int fused; // layers after this one computed with it (Trace.fused)
+    bool add_in, add_skip;
 } LayerJob;
+
+static float activation_slope(const Layer *L)
+{
+    return L->kind == LAYER_LEAKY_RELU ? LEAKY_RELU_SLOPE : 0.0f;
+}
+
+static void norm_forward_part(const LayerJob *j, size_t b, int planes)
+{
+    const Layer *L = &j->net->layers[j->layer];
+    Trace *t = j->t;
+    const int i = j->layer;
+    const Shape4 so = t->shape[i + 1];
+    const size_t plane = (size_t)so.h * so.w;
+    const float *x = t->value[L->in] + b * plane;
+    float *y = t->value[i + 1] + b * plane, *rstd = t->rstd[i] + b;
+    if (!j->fused) {
+        instance_norm_forward(x, y, rstd, planes, so.h * so.w);
+    } else if (t->grad_arena) { // training: the norm's output is kept for its backward
+        instance_norm_act_forward(x, y, t->value[i + 2] + b * plane, rstd, planes, so.h * so.w,
+                                  activation_slope(&j->net->layers[i + 1]));
+    } else {
+        const Shape4 sf = t->shape[i + 1 + j->fused];
+        int pad = j->fused == 2 ? j->net->layers[i + 2].pad : 0;
+        instance_norm_relu_pad_forward(x, t->value[i + 1 + j->fused] + b * sf.h * sf.w, rstd,
+                                       planes, so.h, so.w, pad);
+    }
+}
 
 static void layer_part(void *ctx, int ti, int nt)
 {
@@ -523,15 +561,8 @@ static void layer_part(void *ctx, int ti, int nt)
             if (L->kind == LAYER_REFLECT_PAD)
                 reflect_pad_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w,
                                     L->pad);
-            else if (L->kind == LAYER_INSTANCE_NORM && j->fused) {
-                const Shape4 sf = t->shape[i + 1 + j->fused];
-                int pad = j->fused == 2 ? j->net->layers[i + 2].pad : 0;
-                instance_norm_relu_pad_forward(x + b * in_plane,
-                                               t->value[i + 1 + j->fused] + b * sf.h * sf.w,
-                                               t->rstd[i] + b, planes, so.h, so.w, pad);
-            } else if (L->kind == LAYER_INSTANCE_NORM)
-                instance_norm_forward(x + b * in_plane, y + b * out_plane, t->rstd[i] + b, planes,
-                                      so.h * so.w);
+            else if (L->kind == LAYER_INSTANCE_NORM)
+                norm_forward_part(j, b, planes);
             else if (L->kind == LAYER_UPSAMPLE)
                 upsample2_forward(x + b * in_plane, y + b * out_plane, planes, si.h, si.w);
             else
@@ -539,6 +570,14 @@ static void layer_part(void *ctx, int ti, int nt)
             return;
         }
         float *dx = t->grad[L->in] + b * in_plane;
+        if (L->kind == LAYER_INSTANCE_NORM && j->fused) {
+            instance_norm_act_backward(y + b * out_plane, t->rstd[i] + b,
+                                       t->grad[i + 2] + b * out_plane, dx, planes, so.h * so.w,
+                                       activation_slope(&j->net->layers[i + 1]), j->add_in);
+            return;
+        }
+        if (!j->add_in)
+            memset(dx, 0, (size_t)planes * in_plane * sizeof(float));
         const float *dy = t->grad[i + 1] + b * out_plane;
         if (L->kind == LAYER_REFLECT_PAD)
             reflect_pad_backward(dy, dx, planes, si.h, si.w, L->pad);
@@ -564,16 +603,24 @@ static void layer_part(void *ctx, int ti, int nt)
     }
     const float *dy = t->grad[i + 1] + b;
     float *dx = t->needs_grad[L->in] ? t->grad[L->in] + b : NULL;
+    if (L->kind == LAYER_ADD) { // the input first: it may be the skip too (x + x)
+        if (dx && j->add_in)
+            accumulate(dx, dy, n);
+        else if (dx)
+            memcpy(dx, dy, n * sizeof(float));
+        float *dskip = t->grad[L->skip] + b;
+        if (t->needs_grad[L->skip] && j->add_skip)
+            accumulate(dskip, dy, n);
+        else if (t->needs_grad[L->skip])
+            memcpy(dskip, dy, n * sizeof(float));
+        return;
+    }
+    if (!j->add_in)
+        memset(dx, 0, n * sizeof(float));
     switch (L->kind) {
     case LAYER_RELU: relu_backward(y + b, dy, dx, n); break;
     case LAYER_LEAKY_RELU: leaky_relu_backward(y + b, dy, dx, n); break;
     case LAYER_TANH: tanh_backward(y + b, dy, dx, n); break;
-    case LAYER_ADD:
-        if (dx)
-            accumulate(dx, dy, n);
-        if (t->needs_grad[L->skip])
-            accumulate(t->grad[L->skip] + b, dy, n);
-        break;
     default: break;
     }
 }
@@ -611,12 +658,10 @@ const float *net_forward_timed(const Net *net, Trace *t, const float *in, double
             convt2d_forward(t->pool, &t->conv[i], x, param_or_null(net, L->weight),
                             param_or_null(net, L->bias), y, t->work);
         else
-            pool_run(t->pool, layer_part,
-                     &(LayerJob){net, t, i, false, t->fused ? t->fused[i] : 0});
+            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, false, t->fused[i], true, true});
         if (seconds)
             seconds[i] += clock_now_s() - t0;
-        if (t->fused)
-            i += t->fused[i];
+        i += t->fused[i];
     }
     return t->value[t->n_values - 1];
 }
@@ -658,13 +703,26 @@ void net_backward_timed(Net *net, Trace *t, const float *dout, float *din, bool 
     ParamSet *ps = &net->params;
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const Layer *L = &net->layers[i];
-        if (!t->needs_grad[i + 1])
-            continue;
+        if (!t->needs_grad[i + 1] || (i > 0 && t->fused[i - 1]))
+            continue; // (a fused activation's backward runs with its norm's)
         double t0 = seconds ? clock_now_s() : 0.0;
-        const float *x = t->value[L->in], *dy = grad_for_adding(t, i + 1);
-        float *dx = t->needs_grad[L->in] ? grad_for_adding(t, L->in) : NULL;
-        if (L->kind == LAYER_ADD && t->needs_grad[L->skip])
-            grad_for_adding(t, L->skip);
+        const bool conv = L->kind == LAYER_CONV || L->kind == LAYER_CONVT;
+        const float *x = t->value[L->in], *dy = grad_for_adding(t, i + 1 + t->fused[i]);
+        // The convolutions' kernels add into a gradient zeroed here; the other ops write
+        // where they are first (LayerJob).
+        float *dx = NULL;
+        bool add_in = true, add_skip = true;
+        if (t->needs_grad[L->in] && conv) {
+            dx = grad_for_adding(t, L->in);
+        } else if (t->needs_grad[L->in]) {
+            dx = t->grad[L->in];
+            add_in = t->grad_ready[L->in];
+            t->grad_ready[L->in] = true;
+        }
+        if (L->kind == LAYER_ADD && t->needs_grad[L->skip]) {
+            add_skip = t->grad_ready[L->skip];
+            t->grad_ready[L->skip] = true;
+        }
         float *dw = pgrads && L->weight >= 0 ? param_grad(ps, L->weight) : NULL;
         float *db = pgrads && L->bias >= 0 ? param_grad(ps, L->bias) : NULL;
         if (L->kind == LAYER_CONV && t->bf16_train && takes_bf16(net, t, i))
@@ -677,7 +735,8 @@ void net_backward_timed(Net *net, Trace *t, const float *dout, float *din, bool 
             convt2d_backward(t->pool, &t->conv[i], x, param_or_null(net, L->weight), dy, dx, dw, db,
                              t->work);
         else if (dx || L->kind == LAYER_ADD)
-            pool_run(t->pool, layer_part, &(LayerJob){net, t, i, true, 0});
+            pool_run(t->pool, layer_part,
+                     &(LayerJob){net, t, i, true, t->fused[i], add_in, add_skip});
         if (seconds)
             seconds[i] += clock_now_s() - t0;
     }

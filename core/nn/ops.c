@@ -152,6 +152,66 @@ void instance_norm_backward(const float *out, const float *rstd, const float *do
     }
 }
 
+// The activation of x with negative slope `slope` (0: ReLU, whose negative side is +0 as
+// relu_forward's, not 0 * x).
+static inline float activate(float x, float slope)
+{
+    return x > 0.0f ? x : (slope == 0.0f ? 0.0f : slope * x);
+}
+
+// Its gradient from the output gradient d, given the norm output y (the activation's output is
+// positive exactly where y is). For a ReLU that is 0 * d, -0 where d < 0: the sums it goes into
+// are the same, and a select on slope here would leave the loops scalar.
+static inline float activation_grad(float y, float d, float slope)
+{
+    return y > 0.0f ? d : slope * d;
+}
+
+void instance_norm_act_forward(const float *in, float *norm, float *act, float *rstd, int planes,
+                               int hw, float slope)
+{
+    for (int pl = 0; pl < planes; pl++) {
+        const float *x = in + (size_t)pl * hw;
+        float *y = norm + (size_t)pl * hw, *a = act + (size_t)pl * hw;
+        float mean, r;
+        plane_stats(x, hw, &mean, &r);
+        for (int i = 0; i < hw; i++) {
+            const float v = (x[i] - mean) * r;
+            y[i] = v;
+            a[i] = activate(v, slope);
+        }
+        rstd[pl] = r;
+    }
+}
+
+void instance_norm_act_backward(const float *norm, const float *rstd, const float *dact,
+                                float *din, int planes, int hw, float slope, bool add)
+{
+    // The activation's gradient, then instance_norm_backward's formula.
+    for (int pl = 0; pl < planes; pl++) {
+        const float *y = norm + (size_t)pl * hw, *da = dact + (size_t)pl * hw;
+        float *dx = din + (size_t)pl * hw;
+        float sum_dy = 0.0f, sum_dy_y = 0.0f;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_y)
+        for (int i = 0; i < hw; i++) {
+            const float dy = activation_grad(y[i], da[i], slope);
+            sum_dy += dy;
+            sum_dy_y += dy * y[i];
+        }
+        const float mean_dy = sum_dy / hw, mean_dy_y = sum_dy_y / hw, r = rstd[pl];
+        if (add)
+            for (int i = 0; i < hw; i++) {
+                const float dy = activation_grad(y[i], da[i], slope);
+                dx[i] += r * (dy - mean_dy - y[i] * mean_dy_y);
+            }
+        else
+            for (int i = 0; i < hw; i++) {
+                const float dy = activation_grad(y[i], da[i], slope);
+                dx[i] = r * (dy - mean_dy - y[i] * mean_dy_y);
+            }
+    }
+}
+
 void relu_forward(const float *in, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -4,6 +4,7 @@
 #ifndef AGESHIFT_OPS_H
 #define AGESHIFT_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 // out (planes, H+2p, W+2p) = in (planes, H, W) mirrored at the edges without repeating the
@@ -26,6 +27,17 @@ void instance_norm_relu_pad_forward(const float *in, float *out, float *rstd, in
                                     int w, int p);
 void instance_norm_backward(const float *out, const float *rstd, const float *dout, float *din,
                             int planes, int hw);
+// Training's instance norm followed by a ReLU (slope 0) or leaky ReLU (LEAKY_RELU_SLOPE) that
+// alone reads it, as one op: the forward writes both outputs in one pass (the norm's is what
+// the backward needs); the backward goes from the activation's gradient dact straight to the
+// norm input's, never writing the norm output's gradient in between. Its din is written
+// (add false: the caller has not zeroed it) or accumulated (add true). The forward's numbers
+// are instance_norm_forward's then the activation's, bit for bit; the backward's are theirs
+// to rounding (about 1e-7 relative: its sums are vectorised in another order).
+void instance_norm_act_forward(const float *in, float *norm, float *act, float *rstd, int planes,
+                               int hw, float slope);
+void instance_norm_act_backward(const float *norm, const float *rstd, const float *dact,
+                                float *din, int planes, int hw, float slope, bool add);
 
 // The activations' backward read their own output, never their input.
 void relu_forward(const float *in, float *out, size_t n);
