@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         goto fail;
     net_init_weights(&a, 1);
     net_init_weights(&b, 2);
-    if (model_file_save(model, &a, &b, arch, &err))
+    if (model_file_save(model, &a, &b, arch, ST_F32, &err))
         goto fail;
     net_free(&a);
     net_free(&b);

@@ -149,6 +149,11 @@ static const Option table[] = {
      .help = "convolutions in bf16 on AMX tiles or AVX512_BF16 vectors where the CPU has "
              "them (mixed precision: weights, gradients and Adam stay fp32; 1.2x faster on "
              "128/6/16 with AMX, not bit for bit fp32's); recorded in the checkpoint"},
+    {.name = "half-model",
+     .type = OPT_SET,
+     .offset = FIELD(cfg.half_model),
+     .help = "write model.safetensors in half precision (F16): half the size, read by the "
+             "filter as the fp32 one is; the checkpoint stays fp32; recorded in it"},
     {.name = "run:", .type = OPT_SECTION},
     {.name = "out",
      .arg = "DIR",

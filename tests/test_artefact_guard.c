@@ -146,7 +146,7 @@ Test(guard, broken_generator_is_held_back)
     cr_assert_eq(generator_build(&b, arch.gen, &err), 0, "%s", err.msg);
     net_init_weights(&a, 3);
     net_init_weights(&b, 4);
-    cr_assert_eq(model_file_save(model, &a, &b, arch, &err), 0, "%s", err.msg);
+    cr_assert_eq(model_file_save(model, &a, &b, arch, ST_F32, &err), 0, "%s", err.msg);
     net_free(&a);
     net_free(&b);
 

@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/model/checkpoint.h"
 #include "core/model/model_file.h"
 #include "core/model/safetensors.h"
+#include "media/image_io.h"
+#include "tests/faces.h"
 
 static char dir[] = "/tmp/ageshift-model-XXXXXX";
 
@@ -50,7 +53,7 @@ Test(model_file, round_trip)
     char path[256];
     path_in_dir(path, sizeof path, "model.safetensors");
     build_pair(&older, &younger, arch.gen);
-    cr_assert_eq(model_file_save(path, &older, &younger, arch, &err), 0, "%s", err.msg);
+    cr_assert_eq(model_file_save(path, &older, &younger, arch, ST_F32, &err), 0, "%s", err.msg);
 
     cr_assert_eq(model_file_load(path, AGE_OLDER, &loaded, &got, &err), 0, "%s", err.msg);
     cr_expect_eq(got.gen.ngf, 8);
@@ -75,7 +78,7 @@ Test(model_file, resize_upsampling_round_trip)
     char path[256];
     path_in_dir(path, sizeof path, "resize.safetensors");
     build_pair(&older, &younger, arch.gen);
-    cr_assert_eq(model_file_save(path, &older, &younger, arch, &err), 0, "%s", err.msg);
+    cr_assert_eq(model_file_save(path, &older, &younger, arch, ST_F32, &err), 0, "%s", err.msg);
     cr_assert_eq(model_file_load(path, AGE_YOUNGER, &loaded, &got, &err), 0, "%s", err.msg);
     cr_expect_eq(got.gen.upsample, UPSAMPLE_RESIZE);
     cr_assert_eq(loaded.n_layers, younger.n_layers);
@@ -118,6 +121,59 @@ Test(model_file, converted_seed_model_runs_as_in_pytorch)
     st_close(io);
 }
 
+// The default model written in F16 (ageshift train --half-model): about half the file, the
+// weights within half's rounding, and the young-to-old generator's output on real faces within
+// 40 dB of the F32 model's (pixels on 0..1), the bar bf16 inference meets.
+Test(model_file, a_half_precision_model_keeps_40_db)
+{
+    Err err;
+    Net older = {0}, younger = {0}, half = {0};
+    GeneratorArch arch;
+    const char *full = "samples/model.safetensors";
+    cr_assert_eq(model_file_load(full, AGE_OLDER, &older, &arch, &err), 0, "%s", err.msg);
+    cr_assert_eq(model_file_load(full, AGE_YOUNGER, &younger, NULL, &err), 0, "%s", err.msg);
+    char path[256];
+    path_in_dir(path, sizeof path, "half.safetensors");
+    cr_assert_eq(model_file_save(path, &older, &younger, arch, ST_F16, &err), 0, "%s", err.msg);
+    struct stat st_full, st_half;
+    cr_assert_eq(stat(full, &st_full), 0);
+    cr_assert_eq(stat(path, &st_half), 0);
+    cr_expect_lt(st_half.st_size, st_full.st_size * 0.51, "%lld bytes against %lld",
+                 (long long)st_half.st_size, (long long)st_full.st_size);
+    cr_assert_eq(model_file_load(path, AGE_OLDER, &half, NULL, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < older.params.numel; i++) {
+        float a = older.params.data[i], b = half.params.data[i];
+        cr_assert_leq(fabsf(a - b), fmaxf(fabsf(a) * 0x1p-11f, 0x1p-25f), "weight %zu", i);
+    }
+    const int size = arch.size;
+    const size_t n = (size_t)3 * size * size;
+    Trace *t_full = trace_create(&older, 1, size, size, false, NULL, &err);
+    Trace *t_half = trace_create(&half, 1, size, size, false, NULL, &err);
+    cr_assert(t_full && t_half, "%s", err.msg);
+    float *x = malloc(n * sizeof *x);
+    Image face = {0}, small = {0};
+    for (int k = 0; k < 2; k++) {
+        char face_path[4096];
+        test_need_face("young", NULL, k, face_path);
+        cr_assert_eq(image_load(face_path, &face, &err), 0, "%s", err.msg);
+        cr_assert_eq(image_resize(&face, size, size, &small, &err), 0, "%s", err.msg);
+        image_to_planar(&small, x);
+        const float *a = net_forward(&older, t_full, x), *b = net_forward(&half, t_half, x);
+        double mse = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = 0.5 * (a[i] - b[i]); // outputs are -1..1
+            mse += d * d;
+        }
+        double psnr = 10.0 * log10(1.0 / fmax(mse / n, 1e-20));
+        cr_expect_geq(psnr, 40.0, "%s: PSNR %.1f dB", face_path, psnr);
+        cr_log_info("%s: the F16 model against the F32 one, PSNR %.1f dB", face_path, psnr);
+        image_free(&face), image_free(&small);
+    }
+    free(x);
+    trace_free(t_full), trace_free(t_half);
+    net_free(&older), net_free(&younger), net_free(&half);
+}
+
 // Writes a model whose metadata and tensors are as given, for the refusal tests.
 static void write_model_upsample(const char *path, const char *ngf_meta, const char *direction,
                                  GeneratorConfig tensors_cfg, const char *format,
@@ -139,7 +195,7 @@ static void write_model_upsample(const char *path, const char *ngf_meta, const c
     st_writer_meta(w, "G_A2B.direction", direction, &err);
     if (upsample_meta)
         st_writer_meta(w, "G_A2B.upsample", upsample_meta, &err);
-    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", &err), 0);
+    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", ST_F32, &err), 0);
     cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
     st_writer_free(w);
     net_free(&g);
@@ -264,7 +320,7 @@ Test(model_file, refuses_a_huge_architecture_before_allocating_it)
                              {"G_A2B.size", "32"},          {"G_A2B.direction", "young_to_old"}};
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         cr_assert_eq(st_writer_meta(w, meta[i][0], meta[i][1], &err), 0);
-    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", &err), 0);
+    cr_assert_eq(checkpoint_add_params(w, &g, "G_A2B.", ST_F32, &err), 0);
     cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
     st_writer_free(w);
     net_free(&g);
@@ -360,7 +416,7 @@ Test(model_file, save_into_missing_directory_fails)
     GeneratorArch arch = {{4, 1, UPSAMPLE_CONVT}, 32};
     build_pair(&older, &younger, arch.gen);
     cr_expect_neq(
-        model_file_save("/nonexistent/dir/model.safetensors", &older, &younger, arch, &err), 0);
+        model_file_save("/nonexistent/dir/model.safetensors", &older, &younger, arch, ST_F32, &err), 0);
     cr_expect_not_null(strstr(err.msg, "/nonexistent/dir/model.safetensors"), "%s", err.msg);
     net_free(&older);
     net_free(&younger);

@@ -303,6 +303,52 @@ Test(safetensors, f16_conversion)
     st_close(f);
 }
 
+// Writing F16: each float rounded to the nearest half, ties to the even one, as the reader's
+// bit patterns above; a float beyond half's range is refused rather than saved as Inf.
+Test(safetensors, f16_writing_rounds_to_nearest_even)
+{
+    const float x[] = {1.0f,
+                       1.0f + 0x1p-11f,     // halfway between 1 and the next half: to 1 (even)
+                       1.0f + 3 * 0x1p-11f, // halfway between 1 + 2^-10 and 1 + 2^-9: to the latter
+                       0x1p-24f,            // the smallest subnormal half
+                       65504.0f,
+                       -0.0f,
+                       0.1f};
+    const uint16_t want[] = {0x3c00, 0x3c00, 0x3c02, 0x0001, 0x7bff, 0x8000, 0x2e66};
+    enum { N = sizeof x / sizeof x[0] };
+    int64_t shape[1] = {N};
+    Err err = {{0}};
+    StWriter *w = st_writer_create();
+    cr_assert_eq(st_writer_add(w, "h", 1, shape, x, ST_F16, &err), 0, "%s", err.msg);
+    const float too_big[1] = {70000.0f};
+    int64_t one[1] = {1};
+    cr_assert_neq(st_writer_add(w, "big", 1, one, too_big, ST_F16, &err), 0);
+    cr_expect(strstr(err.msg, "'big'") && strstr(err.msg, "beyond half"), "%s", err.msg);
+    char *path = path_in_dir("f16_written.safetensors");
+    cr_assert_eq(st_writer_save(w, path, &err), 0, "%s", err.msg);
+    st_writer_free(w);
+
+    StFile *f = st_open(path, &err);
+    cr_assert_not_null(f, "%s", err.msg);
+    const StTensor *t = st_find(f, "h");
+    cr_assert_not_null(t);
+    cr_assert_eq(t->dtype, ST_F16);
+    cr_assert_eq(t->nbytes, 2 * N);
+    cr_expect_null(st_find(f, "big"), "a refused tensor is not in the file");
+    st_close(f);
+    size_t len;
+    unsigned char *bytes = read_file(path, &len);
+    uint64_t header = 0;
+    for (int i = 0; i < 8; i++)
+        header |= (uint64_t)bytes[i] << (8 * i);
+    const unsigned char *data = bytes + 8 + header;
+    for (int i = 0; i < N; i++) {
+        uint16_t got = (uint16_t)(data[2 * i] | data[2 * i + 1] << 8);
+        cr_expect_eq(got, want[i], "%a: got 0x%04x, want 0x%04x", x[i], got, want[i]);
+    }
+    free(bytes);
+}
+
 static void expect_read_refused(const char *name, const char *header, const void *data, size_t dlen,
                                 size_t numel, const char *phrase)
 {

@@ -118,6 +118,7 @@ static void out_path(char *buf, size_t len, const char *run, const char *file)
 
 static bool train_bf16; // the next train() runs with --bf16 and channels AMX's tiles take
 static float train_identity_weight = 5.0f;
+static bool train_half_model; // the next train() writes its model in F16 (--half-model)
 
 static int train(const char *run, long max_iterations, bool resume, Err *err)
 {
@@ -126,6 +127,7 @@ static int train(const char *run, long max_iterations, bool resume, Err *err)
     if (train_bf16)
         c.bf16 = true, c.ngf = 8, c.ndf = 16;
     c.lambda_identity = train_identity_weight;
+    c.half_model = train_half_model;
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", tmp, run);
     return train_run(&c, dir, resume, NULL, err);
@@ -225,6 +227,28 @@ Test(run, the_winograd_plan_is_kept_in_the_checkpoint)
     cr_assert_not_null(f, "%s", err.msg);
     cr_expect_str_eq(st_meta(f, "winograd_plan"), "rrr rrr");
     st_close(f);
+}
+
+// --half-model: model.safetensors in F16, the checkpoint in F32, and a resume keeps writing F16.
+Test(run, a_half_model_run_writes_f16_and_keeps_doing_so)
+{
+    Err err;
+    train_half_model = true;
+    cr_assert_eq(train("half", 2, false, &err), TRAIN_STOPPED, "%s", err.msg);
+    train_half_model = false; // a resume takes the checkpoint's setting
+    cr_assert_eq(train("half", 4, true, &err), TRAIN_STOPPED, "%s", err.msg);
+    char model[512], checkpoint[512];
+    out_path(model, sizeof model, "half", "model.safetensors");
+    out_path(checkpoint, sizeof checkpoint, "half", "checkpoint.safetensors");
+    StFile *m = st_open(model, &err), *c = st_open(checkpoint, &err);
+    cr_assert(m && c, "%s", err.msg);
+    for (int i = 0; i < st_count(m); i++)
+        cr_expect_eq(st_get(m, i)->dtype, ST_F16, "model tensor %s", st_get(m, i)->name);
+    for (int i = 0; i < st_count(c); i++)
+        cr_expect_eq(st_get(c, i)->dtype, ST_F32, "checkpoint tensor %s", st_get(c, i)->name);
+    cr_expect_str_eq(st_meta(c, "half_model"), "1");
+    cr_expect_eq(checkpoint_iteration(checkpoint), 4);
+    st_close(m), st_close(c);
 }
 
 // The loss weights are the run's: kept in the checkpoint and on resume, and they change the

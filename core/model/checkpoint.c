@@ -13,8 +13,8 @@ static void format_shape(char *buf, size_t len, int ndim, const int64_t *shape)
         snprintf(buf + used, len - used, ")");
 }
 
-int checkpoint_add_buffer(StWriter *w, const ParamSet *ps, const float *base, const char *prefix,
-                          Err *err)
+static int add_buffer(StWriter *w, const ParamSet *ps, const float *base, const char *prefix,
+                      StDtype dtype, Err *err)
 {
     for (int i = 0; i < ps->count; i++) {
         const ParamInfo *p = &ps->info[i];
@@ -23,15 +23,22 @@ int checkpoint_add_buffer(StWriter *w, const ParamSet *ps, const float *base, co
         for (int d = 0; d < p->ndim; d++)
             shape[d] = p->shape[d];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        if (st_writer_add_f32(w, name, p->ndim, shape, base + p->offset, err) != 0)
+        if (st_writer_add(w, name, p->ndim, shape, base + p->offset, dtype, err) != 0)
             return -1;
     }
     return 0;
 }
 
-int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, Err *err)
+int checkpoint_add_buffer(StWriter *w, const ParamSet *ps, const float *base, const char *prefix,
+                          Err *err)
 {
-    return checkpoint_add_buffer(w, &net->params, net->params.data, prefix, err);
+    return add_buffer(w, ps, base, prefix, ST_F32, err);
+}
+
+int checkpoint_add_params(StWriter *w, const Net *net, const char *prefix, StDtype dtype,
+                          Err *err)
+{
+    return add_buffer(w, &net->params, net->params.data, prefix, dtype, err);
 }
 
 // The tensor prefix + p's name of f, which must exist with p's shape; its name goes to NAME.

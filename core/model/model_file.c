@@ -26,7 +26,7 @@ static int put_meta(StWriter *w, const char *prefix, const char *key, const char
 }
 
 static int put_generator(StWriter *w, const Net *net, AgeDirection dir, GeneratorArch arch,
-                         Err *err)
+                         StDtype dtype, Err *err)
 {
     const char *p = prefix_of(dir);
     char ngf[16], blocks[16], size[16], prefix[16];
@@ -39,11 +39,11 @@ static int put_generator(StWriter *w, const Net *net, AgeDirection dir, Generato
         put_meta(w, p, "upsample", upsample_name(arch.gen.upsample), err) ||
         put_meta(w, p, "direction", direction_name(dir), err))
         return -1;
-    return checkpoint_add_params(w, net, prefix, err);
+    return checkpoint_add_params(w, net, prefix, dtype, err);
 }
 
 int model_file_save(const char *path, const Net *young_to_old, const Net *old_to_young,
-                    GeneratorArch arch, Err *err)
+                    GeneratorArch arch, StDtype dtype, Err *err)
 {
     StWriter *w = st_writer_create();
     if (!w)
@@ -52,8 +52,8 @@ int model_file_save(const char *path, const Net *young_to_old, const Net *old_to
     if (st_writer_meta(w, "format", MODEL_FILE_FORMAT, err) ||
         st_writer_meta(w, "version", "1", err) || st_writer_meta(w, "domain_A", "young", err) ||
         st_writer_meta(w, "domain_B", "old", err) ||
-        put_generator(w, young_to_old, AGE_OLDER, arch, err) ||
-        put_generator(w, old_to_young, AGE_YOUNGER, arch, err))
+        put_generator(w, young_to_old, AGE_OLDER, arch, dtype, err) ||
+        put_generator(w, old_to_young, AGE_YOUNGER, arch, dtype, err))
         goto done;
     rc = st_writer_save(w, path, err);
 done:

@@ -7,6 +7,7 @@
 #define AGESHIFT_MODEL_FILE_H
 
 #include "core/model/age_direction.h"
+#include "core/model/safetensors.h"
 #include "core/nn/networks.h"
 
 #define MODEL_FILE_FORMAT "ageshift-model"
@@ -16,9 +17,10 @@ typedef struct {
     int size; // the square image size it was trained at
 } GeneratorArch;
 
-// Writes both generators atomically (temporary file, fsync, rename).
+// Writes both generators atomically (temporary file, fsync, rename), their weights as dtype:
+// ST_F16 halves the file (the loader widens them to float again).
 int model_file_save(const char *path, const Net *young_to_old, const Net *old_to_young,
-                    GeneratorArch arch, Err *err);
+                    GeneratorArch arch, StDtype dtype, Err *err);
 
 // Builds the generator for one direction from the file's metadata and loads its weights into
 // *net (which must be zeroed). Refuses, naming the file and the problem: a file that is not an

@@ -475,7 +475,7 @@ int st_read_f32(const StFile *f, const char *name, float *dst, size_t numel, Err
 // Writing
 
 typedef struct {
-    float *data; // own copy
+    unsigned char *data; // own copy, in the file's dtype
     size_t nbytes;
 } WTensor;
 
@@ -513,8 +513,9 @@ void st_writer_free(StWriter *w)
     free(w);
 }
 
-// Builds {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}; NULL when out of memory.
-static json_t *entry_json(int ndim, const int64_t *shape, uint64_t b, uint64_t e)
+// Builds {"dtype": "F32" or "F16", "shape": [...], "data_offsets": [b, e]}; NULL when out of
+// memory.
+static json_t *entry_json(StDtype dtype, int ndim, const int64_t *shape, uint64_t b, uint64_t e)
 {
     json_t *js = json_array();
     json_t *jo = json_array();
@@ -526,7 +527,7 @@ static json_t *entry_json(int ndim, const int64_t *shape, uint64_t b, uint64_t e
         bad = json_array_append_new(jo, json_integer((json_int_t)b)) != 0 ||
               json_array_append_new(jo, json_integer((json_int_t)e)) != 0;
     if (!bad)
-        bad = json_object_set_new(ent, "dtype", json_string("F32")) != 0;
+        bad = json_object_set_new(ent, "dtype", json_string(dtype_name(dtype))) != 0;
     if (!bad) {
         bad = json_object_set_new(ent, "shape", js) != 0;
         js = NULL; // owned by ent now, even on failure
@@ -544,13 +545,28 @@ static json_t *entry_json(int ndim, const int64_t *shape, uint64_t b, uint64_t e
     return ent;
 }
 
+// The largest finite half, and float -> half by the compiler's _Float16 (IEEE binary16, round
+// to nearest even, subnormal halves included), stored little-endian as the format wants.
+#define HALF_MAX 65504.0f
+
+static void floats_to_halves(const float *src, size_t n, unsigned char *dst)
+{
+    for (size_t i = 0; i < n; i++) {
+        _Float16 h = (_Float16)src[i];
+        uint16_t bits;
+        memcpy(&bits, &h, sizeof bits);
+        dst[2 * i] = (unsigned char)(bits & 0xffu);
+        dst[2 * i + 1] = (unsigned char)(bits >> 8);
+    }
+}
+
 // Refuses NaN/Inf: st_read_f32 would refuse them on loading, and an atomic save of a diverged
 // model would otherwise replace the last good checkpoint with one that cannot be used.
-int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *shape,
-                      const float *data, Err *err)
+int st_writer_add(StWriter *w, const char *name, int ndim, const int64_t *shape,
+                  const float *data, StDtype dtype, Err *err)
 {
     if (!name)
-        return err_set(err, "st_writer_add_f32: tensor name is NULL");
+        return err_set(err, "st_writer_add: tensor name is NULL");
     if (strcmp(name, META_KEY) == 0)
         return err_set(err, "tensor '%s': the name is reserved for metadata", name);
     if (json_object_get(w->entries, name))
@@ -567,7 +583,8 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
             return err_set(err, "tensor '%s': shape[%d] is negative (%lld)", name, i,
                            (long long)shape[i]);
     size_t numel, nbytes;
-    if (shape_bytes(ndim, shape, 4, &numel, &nbytes) != 0 || nbytes > INT64_MAX - w->total)
+    if (shape_bytes(ndim, shape, dtype_size(dtype), &numel, &nbytes) != 0 ||
+        nbytes > INT64_MAX - w->total)
         return err_set(err, "tensor '%s': too large (size overflows)", name);
     if (numel > 0 && !data)
         return err_set(err, "tensor '%s': data is NULL", name);
@@ -575,6 +592,10 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
         if (!isfinite(data[i]))
             return err_set(err, "tensor '%s': value at index %zu is %s, refusing to save it", name,
                            i, isnan(data[i]) ? "NaN" : "Inf");
+    for (size_t i = 0; dtype == ST_F16 && i < numel; i++)
+        if (fabsf(data[i]) > HALF_MAX)
+            return err_set(err, "tensor '%s': value at index %zu (%g) is beyond half precision's "
+                           "range, refusing to save it as F16", name, i, (double)data[i]);
 
     if (w->count == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 16;
@@ -584,12 +605,14 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
         w->ts = nts;
         w->cap = ncap;
     }
-    float *copy = malloc(nbytes ? nbytes : 1);
+    unsigned char *copy = malloc(nbytes ? nbytes : 1);
     if (!copy)
         return err_set(err, "tensor '%s': out of memory copying %zu bytes", name, nbytes);
-    if (nbytes)
+    if (dtype == ST_F16)
+        floats_to_halves(data, numel, copy);
+    else if (nbytes)
         memcpy(copy, data, nbytes);
-    json_t *ent = entry_json(ndim, shape, w->total, w->total + nbytes);
+    json_t *ent = entry_json(dtype, ndim, shape, w->total, w->total + nbytes);
     // json_object_set_new also fails on a name that is not valid UTF-8.
     if (!ent || json_object_set_new(w->entries, name, ent) != 0) {
         free(copy);
@@ -603,6 +626,12 @@ int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *sh
     w->count++;
     w->total += nbytes;
     return 0;
+}
+
+int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *shape,
+                      const float *data, Err *err)
+{
+    return st_writer_add(w, name, ndim, shape, data, ST_F32, err);
 }
 
 // A key given twice keeps the last value.

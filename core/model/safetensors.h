@@ -57,6 +57,10 @@ typedef struct StWriter StWriter;
 StWriter *st_writer_create(void);
 void st_writer_free(StWriter *w); // NULL is a no-op
 // The data is copied when added, so the caller may reuse its buffer. At most ST_MAX_TENSORS.
+// NaN and Inf are refused. st_writer_add stores the floats as dtype: ST_F16 rounds each to the
+// nearest half (ties to even) and refuses one beyond half's range (65504).
+int st_writer_add(StWriter *w, const char *name, int ndim, const int64_t *shape,
+                  const float *data, StDtype dtype, Err *err);
 int st_writer_add_f32(StWriter *w, const char *name, int ndim, const int64_t *shape,
                       const float *data, Err *err);
 int st_writer_meta(StWriter *w, const char *key, const char *value, Err *err);

@@ -63,6 +63,7 @@ static int add_config_meta(StWriter *w, const TrainConfig *c, Err *err)
         meta_printf(w, "n_blocks", err, "%d", c->n_blocks) ||
         meta_printf(w, "upsample", err, "%s", upsample_name(c->upsample)) ||
         meta_printf(w, "bf16", err, "%d", c->bf16 ? 1 : 0) ||
+        meta_printf(w, "half_model", err, "%d", c->half_model ? 1 : 0) ||
         meta_printf(w, "ndf", err, "%d", c->ndf) || meta_printf(w, "batch", err, "%d", c->batch) ||
         meta_printf(w, "epochs", err, "%d", c->epochs) ||
         meta_printf(w, "decay_epoch", err, "%d", c->decay_epoch) ||
@@ -139,7 +140,8 @@ int run_save_checkpoint(Run *r, Err *err)
         goto done;
     run_path(r, path, sizeof path, "model.safetensors");
     GeneratorArch arch = {{r->cfg.ngf, r->cfg.n_blocks, r->cfg.upsample}, r->cfg.size};
-    rc = model_file_save(path, &r->gan->g_a2b, &r->gan->g_b2a, arch, err);
+    rc = model_file_save(path, &r->gan->g_a2b, &r->gan->g_b2a, arch,
+                         r->cfg.half_model ? ST_F16 : ST_F32, err);
 done:
     st_writer_free(w);
     return rc;
@@ -268,6 +270,10 @@ static int read_config(const StFile *f, TrainConfig *c, Err *err)
     if (st_meta(f, "bf16") && get_int(f, "bf16", 0, 1, &bf16, err))
         return -1;
     c->bf16 = bf16 == 1;
+    int half_model = 0; // absent before the option: an F32 model file
+    if (st_meta(f, "half_model") && get_int(f, "half_model", 0, 1, &half_model, err))
+        return -1;
+    c->half_model = half_model == 1;
     const char *up = st_meta(f, "upsample");
     c->upsample = UPSAMPLE_CONVT;
     if (up && upsample_parse(up, &c->upsample))

@@ -32,6 +32,7 @@ typedef struct {
     int threads;           // 0: one per CPU
     int sample_faces;      // test faces per domain in the sample grids
     bool bf16;             // convolutions in bf16 on AMX where the CPU has it (conv_bf16.h)
+    bool half_model;       // model.safetensors in F16 (the checkpoint stays F32)
 } TrainConfig;
 
 // The seed's recipe at this project's default model size, with resize upsampling and the

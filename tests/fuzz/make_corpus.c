@@ -29,7 +29,7 @@ static void tiny_model(const char *path)
     check(generator_build(&b, arch.gen, &err), &err);
     net_init_weights(&a, 1);
     net_init_weights(&b, 2);
-    check(model_file_save(path, &a, &b, arch, &err), &err);
+    check(model_file_save(path, &a, &b, arch, ST_F32, &err), &err);
     net_free(&a);
     net_free(&b);
 }
