@@ -133,25 +133,6 @@ void instance_norm_relu_pad_forward(const float *in, float *out, float *rstd, in
     }
 }
 
-void instance_norm_backward(const float *out, const float *rstd, const float *dout, float *din,
-                            int planes, int hw)
-{
-    // din = rstd * (dout - mean(dout) - out * mean(dout * out))
-    for (int pl = 0; pl < planes; pl++) {
-        const float *y = out + (size_t)pl * hw, *dy = dout + (size_t)pl * hw;
-        float *dx = din + (size_t)pl * hw;
-        float sum_dy = 0.0f, sum_dy_y = 0.0f;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_y)
-        for (int i = 0; i < hw; i++) {
-            sum_dy += dy[i];
-            sum_dy_y += dy[i] * y[i];
-        }
-        const float mean_dy = sum_dy / hw, mean_dy_y = sum_dy_y / hw, r = rstd[pl];
-        for (int i = 0; i < hw; i++)
-            dx[i] += r * (dy[i] - mean_dy - y[i] * mean_dy_y);
-    }
-}
-
 // The activation of x with negative slope `slope` (0: ReLU, whose negative side is +0 as
 // relu_forward's, not 0 * x).
 static inline float activate(float x, float slope)
@@ -187,7 +168,8 @@ void instance_norm_act_forward(const float *in, float *norm, float *act, float *
 void instance_norm_act_backward(const float *norm, const float *rstd, const float *dact,
                                 float *din, int planes, int hw, float slope, bool add)
 {
-    // The activation's gradient, then instance_norm_backward's formula.
+    // The activation's gradient, then the norm's:
+    // din = rstd * (dout - mean(dout) - out * mean(dout * out)).
     for (int pl = 0; pl < planes; pl++) {
         const float *y = norm + (size_t)pl * hw, *da = dact + (size_t)pl * hw;
         float *dx = din + (size_t)pl * hw;
@@ -210,6 +192,13 @@ void instance_norm_act_backward(const float *norm, const float *rstd, const floa
                 dx[i] = r * (dy - mean_dy - y[i] * mean_dy_y);
             }
     }
+}
+
+// The fused op with an activation of slope 1, whose gradient passes dout through unchanged.
+void instance_norm_backward(const float *out, const float *rstd, const float *dout, float *din,
+                            int planes, int hw)
+{
+    instance_norm_act_backward(out, rstd, dout, din, planes, hw, 1.0f, true);
 }
 
 void relu_forward(const float *in, float *out, size_t n)
