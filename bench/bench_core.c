@@ -13,9 +13,9 @@
 //   bench_core --roofline: the machine's measured fp32 FMA peak, and per generator its
 //   effective GFLOP/s and the time of each kind of layer; then the same for the generator and
 //   discriminator passes of a training iteration.
-//   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd,
-//   forward and data gradient, timed alternately, medians (the table WINOGRAD_MIN_TILES_FORWARD
-//   and _BACKWARD are read from).
+//   bench_core --conv: the generators' 3x3 stride-1 convolutions by im2col and by Winograd's
+//   F(2x2, 3x3) and F(4x4, 3x3), forward, data and weight gradient, timed in turn, medians (the
+//   table WINOGRAD_MIN_TILES_* are read from; a training run measures its own, winograd_pick.h).
 //   bench_core --bf16: each generator at fp32 and with bf16 convolutions (conv_bf16.h),
 //   alternately: medians and the bf16 output's PSNR against fp32.
 //   bench_core --direct: the generators' 7x7 convolutions from and to RGB by im2col and by the
@@ -375,18 +375,21 @@ static void bench_layers(Pool *pool, int size, int blocks, int ngf, Upsample up,
     net_free(&g);
 }
 
-// Forward and backward (the data gradient, and the weight gradient with `weights`) of s by two
-// paths, path 0 and 1 as `select` sets them, alternately over 9 rounds of reps calls each: the
-// median ms of each, ms[path][0: forward, 1: backward, 2: the weight gradient alone]. The
-// caller sets its default path back.
-static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int path), bool weights,
-                           int reps, double ms[2][3])
+// Forward and backward (the data gradient, and the weight gradient with `weights`) by several
+// paths: path m is shape by[m], after select(m) where select is not NULL; in turn over 9 rounds
+// of reps calls each: the median ms of each, ms[path][0: forward, 1: backward, 2: the weight
+// gradient alone]. The caller sets its default path back.
+enum { MAX_PATHS = 3 };
+static void time_paths(Pool *pool, const ConvShape *by, int paths, void (*select)(int path),
+                       bool weights, int reps, double ms[][3])
 {
+    const ConvShape *s = &by[0];
     size_t ni = (size_t)s->c * s->h * s->w, no = (size_t)s->oc * s->oh * s->ow;
     size_t nw = (size_t)s->oc * s->c * s->k * s->k, work_floats = 0;
-    for (int m = 0; m < 2; m++) {
-        select(m);
-        size_t f = conv_workspace_floats(s);
+    for (int m = 0; m < paths; m++) {
+        if (select)
+            select(m);
+        size_t f = conv_workspace_floats(&by[m]);
         work_floats = f > work_floats ? f : work_floats;
     }
     float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
@@ -396,59 +399,59 @@ static void time_two_paths(Pool *pool, const ConvShape *s, void (*select)(int pa
     fill(in, ni, 3);
     fill(w, nw, 4);
     enum { ROUNDS = 9 };
-    double t[2][3][ROUNDS]; // [path][forward, backward, weight gradient][round]
+    double t[MAX_PATHS][3][ROUNDS]; // [path][forward, backward, weight gradient][round]
     for (int r = 0; r < ROUNDS; r++)
-        for (int m = 0; m < 2; m++) {
-            select(m);
+        for (int m = 0; m < paths; m++) {
+            if (select)
+                select(m);
+            const ConvShape *p = &by[m];
             double t0 = clock_now_s();
             for (int i = 0; i < reps; i++)
-                conv2d_forward(pool, s, in, w, NULL, out, work);
+                conv2d_forward(pool, p, in, w, NULL, out, work);
             double t1 = clock_now_s();
             for (int i = 0; i < reps; i++)
-                conv2d_backward(pool, s, in, w, out, din, weights ? dw : NULL, NULL, work);
+                conv2d_backward(pool, p, in, w, out, din, weights ? dw : NULL, NULL, work);
             double t2 = clock_now_s();
             for (int i = 0; i < reps; i++)
-                conv2d_backward(pool, s, in, w, out, NULL, dw, NULL, work);
+                conv2d_backward(pool, p, in, w, out, NULL, dw, NULL, work);
             double t3 = clock_now_s();
             t[m][0][r] = 1e3 * (t1 - t0) / reps;
             t[m][1][r] = 1e3 * (t2 - t1) / reps;
             t[m][2][r] = 1e3 * (t3 - t2) / reps;
         }
-    for (int m = 0; m < 2; m++)
+    for (int m = 0; m < paths; m++)
         for (int k = 0; k < 3; k++)
             ms[m][k] = median(t[m][k], ROUNDS);
     free(in), free(w), free(out), free(din), free(dw), free(work);
 }
 
-static void winograd_path(int path)
-{
-    winograd_set_mode(path ? WINOGRAD_ALWAYS : WINOGRAD_NEVER);
-}
-
-// One shape: forward and data gradient, im2col and Winograd alternately, median ms of each.
+// One shape: forward, data and weight gradient by im2col, F(2x2, 3x3) and F(4x4, 3x3) (the
+// weight gradient has only F(2x2)), as winograd_pick.h measures them, median ms of each.
 static void bench_conv_shape(Pool *pool, int c, int oc, int h, const char *where)
 {
-    ConvShape s;
-    conv_shape(&s, 1, c, h, h, oc, 3, 1, 0);
-    double ms[2][3];
-    time_two_paths(pool, &s, winograd_path, false,
-                   (int)(3e8 / ((double)oc * c * 9 * s.oh * s.ow)) + 1, ms);
-    winograd_set_mode(WINOGRAD_BY_SHAPE);
-    const char *by_shape[4] = {"", " (im2col by shape: weight)", " (im2col by shape: data)",
-                               " (im2col by shape: data, weight)"};
-    int im2col = winograd_forward_applies(&s) ? 2 * !winograd_backward_applies(&s) +
-                                                    !winograd_weight_applies(&s)
-                                              : -1;
-    printf("%4d %4d %4dx%-4d %5zu %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx %8.3f %8.3f %5.2fx  %s%s\n",
-           c, oc, h, h, winograd_output_tiles(&s), ms[0][0], ms[1][0],
-           ms[0][0] / ms[1][0], ms[0][1], ms[1][1], ms[0][1] / ms[1][1], ms[0][2], ms[1][2],
-           ms[0][2] / ms[1][2], where, im2col < 0 ? " (im2col by shape)" : by_shape[im2col]);
+    const uint8_t picks[MAX_PATHS][3] = {
+        {WINOGRAD_PICK_IM2COL, WINOGRAD_PICK_IM2COL, WINOGRAD_PICK_IM2COL},
+        {WINOGRAD_PICK_WINOGRAD, WINOGRAD_PICK_WINOGRAD, WINOGRAD_PICK_WINOGRAD},
+        {WINOGRAD_PICK_WINOGRAD4, WINOGRAD_PICK_WINOGRAD4, WINOGRAD_PICK_WINOGRAD}};
+    ConvShape by[MAX_PATHS];
+    for (int m = 0; m < MAX_PATHS; m++) {
+        conv_shape(&by[m], 1, c, h, h, oc, 3, 1, 0);
+        memcpy(by[m].winograd_pick, picks[m], 3);
+    }
+    double ms[MAX_PATHS][3];
+    time_paths(pool, by, MAX_PATHS, NULL, false,
+               (int)(3e8 / ((double)oc * c * 9 * by[0].oh * by[0].ow)) + 1, ms);
+    printf("%4d %4d %4dx%-4d %5zu", c, oc, h, h, winograd_output_tiles(&by[0]));
+    for (int k = 0; k < 2; k++)
+        printf(" %7.3f %7.3f %7.3f %5.2fx %5.2fx", ms[0][k], ms[1][k], ms[2][k], ms[0][k] / ms[1][k],
+               ms[0][k] / ms[2][k]);
+    printf(" %7.3f %7.3f %5.2fx  %s\n", ms[0][2], ms[1][2], ms[0][2] / ms[1][2], where);
 }
 
 static void bench_conv(Pool *pool)
 {
-    printf("   C   OC  input     tiles  fwd im2col winograd ratio dgrad im2col winograd ratio "
-           "wgrad im2col winograd ratio (ms)\n");
+    printf("   C   OC  input     tiles  fwd: im2col   F(2x2)  F(4x4) ratios       dgrad: im2col  "
+           "F(2x2)  F(4x4) ratios       wgrad: im2col F(2x2) ratio  (ms)\n");
     bench_conv_shape(pool, 32, 32, 10, "ngf 8 residual at 32 px (the golden tests)");
     bench_conv_shape(pool, 64, 64, 18, "ngf 16 residual at 64 px");
     bench_conv_shape(pool, 64, 64, 34, "ngf 16 residual at 128 px (the default model)");
@@ -470,7 +473,7 @@ static void bench_direct_shape(Pool *pool, int c, int oc, int h, const char *whe
     ConvShape s;
     conv_shape(&s, 1, c, h, h, oc, 7, 1, 0);
     double ms[2][3];
-    time_two_paths(pool, &s, direct_path, true, 1, ms);
+    time_paths(pool, (ConvShape[]){s, s}, 2, direct_path, true, 1, ms);
     direct_conv_set_enabled(true);
     printf("%4d %4d %4dx%-4d %9.3f %9.3f %6.2fx %9.3f %9.3f %6.2fx  %s\n", c, oc, h, h, ms[0][0],
            ms[1][0], ms[0][0] / ms[1][0], ms[0][1], ms[1][1], ms[0][1] / ms[1][1], where);

@@ -18,8 +18,9 @@ int cmd_version(int argc, char **argv)
            "(inference F(4x4,3x3) with kernels transformed once, training F(2x2,3x3)), its data "
            "gradient from %d input tiles and weight gradient from %d output tiles "
            "(core/nn/winograd.h), except that a training run measures each shape of %d output "
-           "tiles and more once, both ways, and keeps the faster (core/nn/winograd_pick.h, "
-           "recorded in its checkpoint); stride 1 with %d or fewer channels on one side (the 7x7 RGB "
+           "tiles and more once by im2col, F(2x2,3x3) and F(4x4,3x3) (not for the weight "
+           "gradient) and keeps the fastest (core/nn/winograd_pick.h, recorded in its "
+           "checkpoint); stride 1 with %d or fewer channels on one side (the 7x7 RGB "
            "layers) directly, %d-float vectors (core/nn/direct_conv.h)\n",
            WINOGRAD_MIN_TILES_FORWARD, WINOGRAD_MIN_TILES_BACKWARD, WINOGRAD_MIN_TILES_WEIGHT,
            WINOGRAD_PICK_MIN_TILES, DIRECT_CONV_MAX_CHANNELS, direct_conv_lanes());

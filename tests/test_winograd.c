@@ -1,7 +1,8 @@
 // Winograd's F(2x2, 3x3) kernels (core/nn/winograd.h) against the plain convolution computed in
 // double: forward, data and weight gradient, over the generators' kinds of shapes (odd sides, zero
-// padding, few and many channels), the rule that picks them, and the kernels an inference
-// trace keeps (F(4x4, 3x3)), down to the default model's output on real faces.
+// padding, few and many channels), the same for F(4x4, 3x3) where training picked it, the rule
+// that picks them, and the kernels an inference trace keeps (F(4x4, 3x3)), down to the default
+// model's output on real faces.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -121,6 +122,56 @@ Test(winograd, forward_and_data_gradient_match_the_plain_convolution)
             free(want_din), free(want_dw);
     }
     winograd_set_mode(WINOGRAD_BY_SHAPE);
+    pool_free(pool);
+}
+
+// Training's F(4x4, 3x3), where a run measured it fastest (winograd_pick.h): the forward with
+// the kernel transformed on each call, and the data gradient through the turned kernel.
+Test(winograd, picked_large_tiles_match_the_plain_convolution)
+{
+    Err err;
+    Pool *pool = pool_create(3, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const Case *q = &cases[k];
+        ConvShape s;
+        cr_assert_eq(conv_shape(&s, 1, q->c, q->h, q->w, q->oc, 3, 1, q->pad), 0);
+        s.winograd_pick[WINOGRAD_PASS_FORWARD] = WINOGRAD_PICK_WINOGRAD4;
+        s.winograd_pick[WINOGRAD_PASS_DATA] = WINOGRAD_PICK_WINOGRAD4;
+        s.winograd_pick[WINOGRAD_PASS_WEIGHT] = WINOGRAD_PICK_WINOGRAD;
+        size_t ni = (size_t)s.c * s.h * s.w, no = (size_t)s.oc * s.oh * s.ow,
+               nw = 9 * (size_t)s.c * s.oc;
+        float *in = malloc(ni * sizeof(float)), *w = malloc(nw * sizeof(float));
+        float *dout = malloc(no * sizeof(float)), *out = malloc(no * sizeof(float));
+        float *din = malloc(ni * sizeof(float)), *dw = calloc(nw, sizeof(float));
+        float *work = malloc(conv_workspace_floats(&s) * sizeof(float));
+        double *want = calloc(no, sizeof(double)), *want_din = calloc(ni, sizeof(double));
+        double *want_dw = calloc(nw, sizeof(double));
+        Rng r;
+        rng_seed(&r, 19 + k);
+        for (size_t i = 0; i < ni; i++)
+            in[i] = rng_range(&r, -1, 1), din[i] = 0.25f; // din is added to
+        for (size_t i = 0; i < nw; i++)
+            w[i] = 0.1f * rng_normal(&r);
+        for (size_t i = 0; i < no; i++)
+            dout[i] = rng_range(&r, -1, 1), out[i] = 1e9f; // out is overwritten
+        reference(&s, in, w, dout, want, want_din, want_dw);
+        conv2d_forward(pool, &s, in, w, NULL, out, work);
+        conv2d_backward(pool, &s, in, w, dout, din, NULL, NULL, work);
+        double ef = 0.0, eb = 0.0;
+        for (size_t i = 0; i < no; i++)
+            ef = fmax(ef, fabs(out[i] - want[i]));
+        for (size_t i = 0; i < ni; i++)
+            eb = fmax(eb, fabs(din[i] - 0.25 - want_din[i]));
+        // As the kept kernels' (at most 7e-6 of the largest value measured).
+        cr_expect_leq(ef, 1.5e-5 * max_abs(want, no), "c%d oc%d %dx%d pad %d: forward error %g",
+                      q->c, q->oc, q->h, q->w, q->pad, ef);
+        cr_expect_leq(eb, 1.5e-5 * max_abs(want_din, ni),
+                      "c%d oc%d %dx%d pad %d: gradient error %g of %g", q->c, q->oc, q->h, q->w,
+                      q->pad, eb, max_abs(want_din, ni));
+        free(in), free(w), free(dout), free(out), free(din), free(dw), free(work), free(want),
+            free(want_din), free(want_dw);
+    }
     pool_free(pool);
 }
 

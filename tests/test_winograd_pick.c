@@ -69,6 +69,14 @@ Test(winograd_pick, a_pick_overrides_the_rule)
 
     expect_pick_is_path(big, WINOGRAD_PICK_IM2COL, WINOGRAD_NEVER);
     expect_pick_is_path(small, WINOGRAD_PICK_WINOGRAD, WINOGRAD_ALWAYS);
+    s = small;
+    s.winograd_pick[WINOGRAD_PASS_FORWARD] = WINOGRAD_PICK_WINOGRAD4;
+    s.winograd_pick[WINOGRAD_PASS_DATA] = WINOGRAD_PICK_WINOGRAD4;
+    cr_expect(winograd_forward_applies(&s) && winograd_backward_applies(&s), "F(4x4) picked");
+    float *large = forward(&s), *plain = forward(&small);
+    cr_expect_neq(memcmp(large, plain, (size_t)s.oc * s.oh * s.ow * sizeof(float)), 0,
+                  "F(4x4)'s rounding is not im2col's: it did not run");
+    free(large), free(plain);
 
     // A forced mode still wins over a pick (bench and tests compare the two paths by it).
     s = big;
@@ -85,7 +93,8 @@ Test(winograd_pick, measuring_sets_every_pass_of_large_enough_shapes_only)
     cr_assert_eq(winograd_pick_measure(NULL, &s, NULL), 0);
     for (int p = 0; p < 3; p++)
         cr_expect(s.winograd_pick[p] == WINOGRAD_PICK_WINOGRAD ||
-                      s.winograd_pick[p] == WINOGRAD_PICK_IM2COL,
+                      s.winograd_pick[p] == WINOGRAD_PICK_IM2COL ||
+                      (s.winograd_pick[p] == WINOGRAD_PICK_WINOGRAD4 && p != WINOGRAD_PASS_WEIGHT),
                   "pass %d not measured", p);
     cr_expect_eq(s.n, 2, "the shape itself is left as it was");
 
@@ -132,14 +141,19 @@ Test(winograd_pick, a_plan_goes_back_onto_a_trace_unchanged)
     cr_assert_eq(trace_set_winograd_plan(b, &g, "iwi wiw rrr iii", &err), 0, "%s", err.msg);
     char *given = trace_winograd_plan(b, &g);
     cr_expect_str_eq(given, "iwi wiw rrr iii");
+    cr_assert_eq(trace_set_winograd_plan(b, &g, "44w 4iw 4wi i4i", &err), 0, "%s", err.msg);
+    char *large = trace_winograd_plan(b, &g);
+    cr_expect_str_eq(large, "44w 4iw 4wi i4i");
 
+    // The weight gradient has no F(4x4) kernel.
     const char *bad[] = {"", "iii", "iii iii iii iii iii", "iii iii iii iiw ", "iii iii iii iix",
-                         "iii iii iii  iii", "iiii iii iii iii", "iii,iii,iii,iii"};
+                         "iii iii iii  iii", "iiii iii iii iii", "iii,iii,iii,iii",
+                         "iii iii ii4 iii"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_expect_eq(trace_set_winograd_plan(b, &g, bad[i], &err), -1, "'%s' accepted", bad[i]);
         cr_expect(strstr(err.msg, "Winograd plan"), "%s", err.msg);
     }
-    free(rule), free(measured), free(copied), free(given);
+    free(rule), free(measured), free(copied), free(given), free(large);
     trace_free(a), trace_free(b);
     net_free(&g);
 }

@@ -16,7 +16,9 @@
 // The three passes of a convolution, and what measuring picked for one (ConvShape's
 // winograd_pick; winograd_pick.h).
 typedef enum { WINOGRAD_PASS_FORWARD, WINOGRAD_PASS_DATA, WINOGRAD_PASS_WEIGHT } WinogradPass;
-enum { WINOGRAD_PICK_RULE, WINOGRAD_PICK_WINOGRAD, WINOGRAD_PICK_IM2COL };
+// WINOGRAD_PICK_WINOGRAD takes F(2x2, 3x3), WINOGRAD_PICK_WINOGRAD4 F(4x4, 3x3) (forward and data
+// gradient only).
+enum { WINOGRAD_PICK_RULE, WINOGRAD_PICK_WINOGRAD, WINOGRAD_PICK_IM2COL, WINOGRAD_PICK_WINOGRAD4 };
 
 typedef struct {
     int n, c, h, w;         // input

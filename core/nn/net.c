@@ -371,8 +371,10 @@ int trace_measure_winograd(Trace *t, const Net *net, Err *err)
     return 0;
 }
 
-static const char PICK_LETTER[] = {[WINOGRAD_PICK_RULE] = 'r', [WINOGRAD_PICK_WINOGRAD] = 'w',
-                                   [WINOGRAD_PICK_IM2COL] = 'i'};
+static const char PICK_LETTER[] = {[WINOGRAD_PICK_RULE] = 'r',
+                                   [WINOGRAD_PICK_WINOGRAD] = 'w',
+                                   [WINOGRAD_PICK_IM2COL] = 'i',
+                                   [WINOGRAD_PICK_WINOGRAD4] = '4'};
 
 char *trace_winograd_plan(const Trace *t, const Net *net)
 {
@@ -398,8 +400,11 @@ int trace_set_winograd_plan(Trace *t, const Net *net, const char *plan, Err *err
     for (; *p && n < 256; n++) {
         for (int k = 0; k < 3; k++, p++) {
             const char *letter = *p ? memchr(PICK_LETTER, *p, sizeof PICK_LETTER) : NULL;
-            if (!letter)
-                return err_set(err, "Winograd plan '%s': expected three of 'r', 'w', 'i' at %d",
+            if (!letter ||
+                (k == WINOGRAD_PASS_WEIGHT && letter - PICK_LETTER == WINOGRAD_PICK_WINOGRAD4))
+                return err_set(err,
+                               "Winograd plan '%s': expected three of 'r', 'w', 'i', '4' ('4' "
+                               "not for the weight gradient) at %d",
                                plan, (int)(p - plan));
             picks[3 * n + k] = (uint8_t)(letter - PICK_LETTER);
         }

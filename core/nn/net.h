@@ -84,8 +84,9 @@ int trace_train_bf16(Trace *t, const Net *net, Err *err);
 // now once per distinct shape (winograd_pick.h). 0, or -1 with err set.
 int trace_measure_winograd(Trace *t, const Net *net, Err *err);
 // Those picks as a plan to record: per convolution Winograd can do, in layer order, three
-// letters (forward, data gradient, weight gradient: 'w' Winograd, 'i' im2col, 'r' winograd.h's
-// rule), the convolutions separated by spaces ("" for none). Allocated; NULL out of memory.
+// letters (forward, data gradient, weight gradient: 'w' Winograd F(2x2, 3x3), '4' F(4x4, 3x3),
+// 'i' im2col, 'r' winograd.h's rule), the convolutions separated by spaces ("" for none).
+// Allocated; NULL out of memory.
 char *trace_winograd_plan(const Trace *t, const Net *net);
 // Sets the picks from such a plan (a checkpoint's); -1 with err set when it does not fit net.
 int trace_set_winograd_plan(Trace *t, const Net *net, const char *plan, Err *err);

@@ -48,7 +48,7 @@ static bool applies(const ConvShape *s, WinogradPass pass, size_t tiles, size_t 
     if (m == WINOGRAD_ALWAYS)
         return true;
     if (s->winograd_pick[pass] != WINOGRAD_PICK_RULE)
-        return s->winograd_pick[pass] == WINOGRAD_PICK_WINOGRAD;
+        return s->winograd_pick[pass] != WINOGRAD_PICK_IM2COL;
     return tiles >= min_tiles;
 }
 
@@ -399,9 +399,21 @@ void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *i
     run(pool, &j, work);
 }
 
+// Whether a pass of s measured F(4x4, 3x3) fastest (winograd_pick.h); the rule and
+// WINOGRAD_ALWAYS take F(2x2, 3x3).
+static bool picked_large(const ConvShape *s, WinogradPass pass)
+{
+    return atomic_load(&mode) == WINOGRAD_BY_SHAPE &&
+           s->winograd_pick[pass] == WINOGRAD_PICK_WINOGRAD4;
+}
+
 void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                       float *out, float *work)
 {
+    if (picked_large(s, WINOGRAD_PASS_FORWARD)) {
+        winograd4_forward_weight(pool, s, in, weight, out, work);
+        return;
+    }
     Wino j = {.in = in,
               .c = s->c,
               .h = s->h,
@@ -418,6 +430,10 @@ void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const flo
 void winograd_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
                             float *din, float *work)
 {
+    if (picked_large(s, WINOGRAD_PASS_DATA)) {
+        winograd4_data_backward(pool, s, weight, dout, din, work);
+        return;
+    }
     // din = the full correlation of dout with the turned kernel: dout zero-padded by 2 - pad
     // (the input side had pad), its C output channels over its OC input channels.
     Wino j = {.in = dout,

@@ -6,8 +6,9 @@
 // price of the transforms. The data gradient is the same convolution of the output gradient,
 // zero-padded by 2, with the kernel turned by 180 degrees and its channels swapped; the weight
 // gradient is computed in the transformed domain (A dy A^T against the input's tiles, summed
-// over tiles, then G^T du G). (F(4x4, 3x3) saves 4x but loses about 10x more precision; not
-// used.)
+// over tiles, then G^T du G). F(4x4, 3x3) (winograd4.h) saves 4x but loses about 10x more
+// precision: inference's kept kernels take it, and training's forward and data gradient where a
+// run measured it fastest (winograd_pick.h).
 #ifndef AGESHIFT_WINOGRAD_H
 #define AGESHIFT_WINOGRAD_H
 
@@ -68,7 +69,8 @@ void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weig
 void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *in, const float *u,
                                   float *out, float *work);
 
-// One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten).
+// One image: out (OC, OH, OW) = conv(in (C, H, W), weight) (no bias; out overwritten), by
+// F(4x4, 3x3) where s->winograd_pick says so, else F(2x2, 3x3).
 void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                       float *out, float *work);
 // One image: dweight (OC, C, 3, 3) += dL/dweight for in (C, H, W) and dout (OC, OH, OW): the
@@ -76,7 +78,7 @@ void winograd_forward(Pool *pool, const ConvShape *s, const float *in, const flo
 // the sum transformed back (G^T du G).
 void winograd_weight_backward(Pool *pool, const ConvShape *s, const float *in, const float *dout,
                               float *dweight, float *work);
-// One image: din (C, H, W) += dL/din for dout (OC, OH, OW).
+// One image: din (C, H, W) += dL/din for dout (OC, OH, OW), F(4x4, 3x3) as winograd_forward.
 void winograd_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
                             float *din, float *work);
 

@@ -14,11 +14,13 @@ typedef struct {
     const float *in;
     int c, h, w, pad;
     const float *weight; // for the kernel transform
+    bool flipped;        // the data gradient's kernel: turned 180 degrees, channels swapped
     const float *u;      // [36][oc][c]
     float *u_out;
     int oc;
     float *out;
     int oh, ow;
+    bool add; // out is added to instead of overwritten
     int tiles_x, tiles;
     float *v, *m; // [36][c][tiles], [36][oc][tiles]
 } Wino4;
@@ -35,38 +37,61 @@ size_t winograd4_kernel_floats(const ConvShape *s)
 
 size_t winograd4_workspace_floats(const ConvShape *s)
 {
-    return 36 * ((size_t)s->c + s->oc) * winograd4_tiles(s->oh, s->ow);
+    // Training transforms the kernel into the scratch too; the data gradient's tiles are the
+    // input's (its output), with the channels swapped.
+    size_t out_tiles = winograd4_tiles(s->oh, s->ow), in_tiles = winograd4_tiles(s->h, s->w);
+    size_t tiles = out_tiles > in_tiles ? out_tiles : in_tiles;
+    return winograd4_kernel_floats(s) + 36 * ((size_t)s->c + s->oc) * tiles;
 }
 
-// G times the three values a, b, c (a column or a row of a 3x3 kernel).
-static void g_times(float a, float b, float c, float out[6])
+// Kernels are transformed in runs of this many input channels: the run's 3x3 taps are gathered
+// into vectors, transformed in vector loops, and each of the 36 positions stored contiguously
+// (one kernel at a time, with strided stores, cost as much as the F(4x4) forward at 128
+// channels). Training transforms the kernel on every call.
+enum { KERNEL_RUN = 64 };
+
+// out[0..5] = G (a, b, c) for a run of n vectors: a column or a row of n 3x3 kernels.
+static void g_times(const float *a, const float *b, const float *c, int n, float out[6][KERNEL_RUN])
 {
-    out[0] = 0.25f * a;
-    out[1] = -(a + b + c) / 6.0f;
-    out[2] = -(a - b + c) / 6.0f;
-    out[3] = a / 24.0f + b / 12.0f + c / 6.0f;
-    out[4] = a / 24.0f - b / 12.0f + c / 6.0f;
-    out[5] = c;
+    const float sixth = 1.0f / 6.0f, twelfth = 1.0f / 12.0f, twentyfourth = 1.0f / 24.0f;
+    for (int r = 0; r < n; r++) {
+        out[0][r] = 0.25f * a[r];
+        out[1][r] = -(a[r] + b[r] + c[r]) * sixth;
+        out[2][r] = -(a[r] - b[r] + c[r]) * sixth;
+        out[3][r] = a[r] * twentyfourth + b[r] * twelfth + c[r] * sixth;
+        out[4][r] = a[r] * twentyfourth - b[r] * twelfth + c[r] * sixth;
+        out[5][r] = c[r];
+    }
 }
 
+// u[xi][o][i] = (G g G^T)[xi] for this thread's output channels, a run of input channels at a
+// time.
 static void kernel_part(void *ctx, int t, int n)
 {
     const Wino4 *j = ctx;
     size_t o0, o1;
     pool_split((size_t)j->oc, t, n, &o0, &o1);
     const size_t plane = (size_t)j->oc * j->c;
+    float g[9][KERNEL_RUN], gg[3][6][KERNEL_RUN], row[6][KERNEL_RUN];
     for (size_t o = o0; o < o1; o++)
-        for (int i = 0; i < j->c; i++) {
-            const float *g = j->weight + (o * j->c + (size_t)i) * 9;
-            float gg[3][6]; // G g, column by column of g
-            for (int x = 0; x < 3; x++)
-                g_times(g[x], g[3 + x], g[6 + x], gg[x]);
+        for (int i0 = 0; i0 < j->c; i0 += KERNEL_RUN) {
+            const int len = j->c - i0 < KERNEL_RUN ? j->c - i0 : KERNEL_RUN;
+            // The layer's weight is (OC, C, 3, 3); the gradient's kernel for (o, i) is the
+            // layer's (i, o) turned by 180 degrees.
+            for (int r = 0; r < len; r++) {
+                const size_t i = (size_t)(i0 + r);
+                const float *src = j->flipped ? j->weight + (i * j->oc + o) * 9
+                                              : j->weight + (o * j->c + i) * 9;
+                for (int k = 0; k < 9; k++)
+                    g[k][r] = j->flipped ? src[8 - k] : src[k];
+            }
+            for (int x = 0; x < 3; x++) // G g, column by column of g
+                g_times(g[x], g[3 + x], g[6 + x], len, gg[x]);
             for (int y = 0; y < 6; y++) { // and G^T across
-                float row[6];
-                g_times(gg[0][y], gg[1][y], gg[2][y], row);
-                float *u = j->u_out + (size_t)(6 * y) * plane + o * j->c + (size_t)i;
+                g_times(gg[0][y], gg[1][y], gg[2][y], len, row);
+                float *u = j->u_out + (size_t)(6 * y) * plane + o * j->c + (size_t)i0;
                 for (int x = 0; x < 6; x++)
-                    u[x * plane] = row[x];
+                    memcpy(u + x * plane, row[x], sizeof(float) * (size_t)len);
             }
         }
 }
@@ -186,8 +211,14 @@ static void output_part(void *ctx, int t, int n)
                     row[y][4 * k + 3] = b + 8.0f * d + q[5][k];
                 }
             }
-            for (int y = 0; y < 4 && 4 * r + y < j->oh; y++)
-                memcpy(dst + (size_t)(4 * r + y) * j->ow, row[y], sizeof(float) * (size_t)j->ow);
+            for (int y = 0; y < 4 && 4 * r + y < j->oh; y++) {
+                float *out = dst + (size_t)(4 * r + y) * j->ow;
+                if (j->add)
+                    for (int x = 0; x < j->ow; x++)
+                        out[x] += row[y][x];
+                else
+                    memcpy(out, row[y], sizeof(float) * (size_t)j->ow);
+            }
         }
     }
 }
@@ -196,6 +227,24 @@ void winograd4_transform_kernel(Pool *pool, const ConvShape *s, const float *wei
 {
     Wino4 j = {.c = s->c, .weight = weight, .oc = s->oc, .u_out = u};
     pool_run(pool, kernel_part, &j);
+}
+
+// The kernel is transformed into work first unless j->u is given.
+static void run(Pool *pool, Wino4 *j, float *work)
+{
+    j->tiles_x = (j->ow + 3) / 4;
+    j->tiles = (int)winograd4_tiles(j->oh, j->ow);
+    if (!j->u) {
+        j->u_out = work;
+        pool_run(pool, kernel_part, j);
+        j->u = work;
+        work += 36 * (size_t)j->oc * j->c;
+    }
+    j->v = work;
+    j->m = j->v + 36 * (size_t)j->c * j->tiles;
+    pool_run(pool, input_part, j);
+    pool_run(pool, gemm_part, j);
+    pool_run(pool, output_part, j);
 }
 
 void winograd4_forward(Pool *pool, const ConvShape *s, const float *in, const float *u, float *out,
@@ -211,11 +260,41 @@ void winograd4_forward(Pool *pool, const ConvShape *s, const float *in, const fl
                .out = out,
                .oh = s->oh,
                .ow = s->ow};
-    j.tiles_x = (j.ow + 3) / 4;
-    j.tiles = (int)winograd4_tiles(j.oh, j.ow);
-    j.v = work;
-    j.m = j.v + 36 * (size_t)j.c * j.tiles;
-    pool_run(pool, input_part, &j);
-    pool_run(pool, gemm_part, &j);
-    pool_run(pool, output_part, &j);
+    run(pool, &j, work);
+}
+
+void winograd4_forward_weight(Pool *pool, const ConvShape *s, const float *in, const float *weight,
+                              float *out, float *work)
+{
+    Wino4 j = {.in = in,
+               .c = s->c,
+               .h = s->h,
+               .w = s->w,
+               .pad = s->pad,
+               .weight = weight,
+               .oc = s->oc,
+               .out = out,
+               .oh = s->oh,
+               .ow = s->ow};
+    run(pool, &j, work);
+}
+
+void winograd4_data_backward(Pool *pool, const ConvShape *s, const float *weight, const float *dout,
+                             float *din, float *work)
+{
+    // As winograd.c's: the full correlation of dout, zero-padded by 2 - pad, with the turned
+    // kernel, its C output channels over its OC input channels.
+    Wino4 j = {.in = dout,
+               .c = s->oc,
+               .h = s->oh,
+               .w = s->ow,
+               .pad = 2 - s->pad,
+               .weight = weight,
+               .flipped = true,
+               .oc = s->c,
+               .out = din,
+               .oh = s->h,
+               .ow = s->w,
+               .add = true};
+    run(pool, &j, work);
 }

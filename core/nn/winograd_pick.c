@@ -1,6 +1,7 @@
 #include "core/nn/winograd_pick.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/base/clock.h"
 #include "core/base/rng.h"
@@ -47,24 +48,29 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+// The paths a pass may take, measured against each other; the weight gradient has no F(4x4).
+static const uint8_t PATHS[] = {WINOGRAD_PICK_IM2COL, WINOGRAD_PICK_WINOGRAD,
+                                WINOGRAD_PICK_WINOGRAD4};
+enum { N_PATHS = sizeof PATHS / sizeof *PATHS };
+
 int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err)
 {
     if (!winograd_eligible(s) || winograd_output_tiles(s) < WINOGRAD_PICK_MIN_TILES ||
         winograd_mode() != WINOGRAD_BY_SHAPE)
         return 0;
-    ConvShape by[2] = {*s, *s}; // [0] Winograd, [1] im2col, for one image
-    for (int p = 0; p < 3; p++) {
-        by[0].winograd_pick[p] = WINOGRAD_PICK_WINOGRAD;
-        by[1].winograd_pick[p] = WINOGRAD_PICK_IM2COL;
+    ConvShape by[N_PATHS]; // for one image, every pass by PATHS[k]
+    for (int k = 0; k < N_PATHS; k++) {
+        by[k] = *s;
+        by[k].n = 1;
+        memset(by[k].winograd_pick, PATHS[k], sizeof by[k].winograd_pick);
     }
-    by[0].n = by[1].n = 1;
     const size_t ni = (size_t)s->c * s->h * s->w, no = (size_t)s->oc * s->oh * s->ow;
     const size_t nw = (size_t)s->oc * s->c * 9;
     Rng rng;
     rng_seed(&rng, 0x9c4);
-    Buffers b = {random_floats(ni, &rng), random_floats(nw, &rng), random_floats(no, &rng),
-                 calloc(ni, sizeof(float)), calloc(nw, sizeof(float)),
-                 malloc(conv_workspace_floats(s) * sizeof(float))};
+    Buffers b = {random_floats(ni, &rng),   random_floats(nw, &rng),
+                 random_floats(no, &rng),   calloc(ni, sizeof(float)),
+                 calloc(nw, sizeof(float)), malloc(conv_workspace_floats(s) * sizeof(float))};
     if (!b.in || !b.weight || !b.out || !b.din || !b.dweight || !b.work) {
         free_buffers(&b);
         return err_set(err, "out of memory measuring a %dx%dx%d convolution", s->c, s->h, s->w);
@@ -74,19 +80,25 @@ int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err)
     const double macs = (double)s->oc * s->c * 9 * s->oh * s->ow;
     const int reps = (int)(1e9 / macs) + 1;
     for (int pass = 0; pass < 3; pass++) {
-        double ratio[ROUNDS]; // im2col time / Winograd time
+        const int paths = pass == WINOGRAD_PASS_WEIGHT ? 2 : N_PATHS;
+        double ratio[N_PATHS][ROUNDS]; // im2col's time / path k's, per round
         for (int r = -1; r < ROUNDS; r++) {
-            double t[2];
-            for (int k = 0; k < 2; k++) { // alternate which path goes first
-                int path = (r + k) & 1;
-                t[path] = time_pass(pool, &by[path], (WinogradPass)pass, &b, reps);
+            double t[N_PATHS];
+            for (int i = 0; i < paths; i++) { // rotate which path goes first
+                int k = (r + 1 + i) % paths;
+                t[k] = time_pass(pool, &by[k], (WinogradPass)pass, &b, reps);
             }
-            if (r >= 0)
-                ratio[r] = t[1] / t[0];
+            for (int k = 0; r >= 0 && k < paths; k++)
+                ratio[k][r] = t[0] / t[k];
         }
-        qsort(ratio, ROUNDS, sizeof *ratio, by_value);
-        s->winograd_pick[pass] =
-            ratio[ROUNDS / 2] > 1.0 ? WINOGRAD_PICK_WINOGRAD : WINOGRAD_PICK_IM2COL;
+        int best = 0;
+        double best_ratio = 1.0; // im2col's own
+        for (int k = 1; k < paths; k++) {
+            qsort(ratio[k], ROUNDS, sizeof *ratio[k], by_value);
+            if (ratio[k][ROUNDS / 2] > best_ratio)
+                best = k, best_ratio = ratio[k][ROUNDS / 2];
+        }
+        s->winograd_pick[pass] = PATHS[best];
     }
     free_buffers(&b);
     return 0;

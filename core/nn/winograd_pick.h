@@ -1,5 +1,6 @@
-// Which of Winograd's kernels (winograd.h) and im2col + sgemm is faster for a training
-// convolution, measured once per shape on the machine the run starts on. No fixed rule by
+// Which of Winograd's kernels (winograd.h: F(2x2, 3x3), and F(4x4, 3x3) for the forward and
+// data gradient) and im2col + sgemm is fastest for a training convolution, measured once per
+// shape on the machine the run starts on. No fixed rule by
 // shape fits every machine: at the default model's residual blocks (64 channels, 34x34)
 // Winograd's data gradient was 0.78-1.01x im2col on an Intel Sapphire Rapids and 1.29x on an
 // AMD Zen 4, both AVX-512 (bench_core --conv), and the same Zen 4 gave its forward 0.74x and
@@ -17,9 +18,9 @@
 // (0.2-0.5x at 64 tiles and below), and tiny networks (the tests') pick the same on every run.
 #define WINOGRAD_PICK_MIN_TILES 144
 
-// Times s's forward, data gradient and weight gradient by both paths on random data,
-// alternately, and sets s->winograd_pick to the faster of each (the median of the rounds'
-// ratios). Shapes winograd_eligible() refuses or below WINOGRAD_PICK_MIN_TILES are left as they
+// Times s's forward, data gradient and weight gradient by each path on random data, in turn,
+// and sets s->winograd_pick to the fastest of each (by the median over rounds of its ratio to
+// im2col). Shapes winograd_eligible() refuses or below WINOGRAD_PICK_MIN_TILES are left as they
 // are, as is everything while winograd_set_mode() forces a path. 0, or -1 out of memory.
 int winograd_pick_measure(Pool *pool, ConvShape *s, Err *err);
 
