@@ -311,7 +311,7 @@ int train_run(const TrainConfig *cfg, const char *out_dir, bool resume, const Tr
             goto done;
         if (*r.gan->winograd_plan)
             run_note(&r, "3x3 convolutions, forward/data/weight gradient, measured here: %s "
-                         "(w Winograd, i im2col; kept in the checkpoint)",
+                         "(w Winograd F(2x2), 4 F(4x4), i im2col; kept in the checkpoint)",
                      r.gan->winograd_plan);
     }
     if (start_loader(&r, err))
