@@ -1,5 +1,7 @@
 #include "core/nn/winograd4.h"
 
+#include "core/nn/winograd_gemm.h"
+
 #include <cblas.h>
 #include <stdbool.h>
 #include <string.h>
@@ -15,7 +17,8 @@ typedef struct {
     int c, h, w, pad;
     const float *weight; // for the kernel transform
     bool flipped;        // the data gradient's kernel: turned 180 degrees, channels swapped
-    const float *u;      // [36][oc][c]
+    const float *u;      // [36][oc][c], or packed by winograd_gemm.h's layout
+    bool packed;         // u is packed (inference's kept kernels, where the kernel is there)
     float *u_out;
     int oc;
     float *out;
@@ -30,9 +33,21 @@ size_t winograd4_tiles(int oh, int ow)
     return (size_t)((oh + 3) / 4) * (size_t)((ow + 3) / 4);
 }
 
+// Whether kept kernels are packed for winograd_gemm.h.
+static bool packs(void)
+{
+    return winograd_gemm_available();
+}
+
+// Floats of one position of u: packed, or (oc, c).
+static size_t position_floats(bool packed, int oc, int c)
+{
+    return packed ? winograd_gemm_packed_floats(oc, c) : (size_t)oc * c;
+}
+
 size_t winograd4_kernel_floats(const ConvShape *s)
 {
-    return 36 * (size_t)s->oc * s->c;
+    return 36 * position_floats(packs(), s->oc, s->c);
 }
 
 size_t winograd4_workspace_floats(const ConvShape *s)
@@ -71,7 +86,7 @@ static void kernel_part(void *ctx, int t, int n)
     const Wino4 *j = ctx;
     size_t o0, o1;
     pool_split((size_t)j->oc, t, n, &o0, &o1);
-    const size_t plane = (size_t)j->oc * j->c;
+    const size_t plane = position_floats(j->packed, j->oc, j->c);
     float g[9][KERNEL_RUN], gg[3][6][KERNEL_RUN], row[6][KERNEL_RUN];
     for (size_t o = o0; o < o1; o++)
         for (int i0 = 0; i0 < j->c; i0 += KERNEL_RUN) {
@@ -89,9 +104,16 @@ static void kernel_part(void *ctx, int t, int n)
                 g_times(g[x], g[3 + x], g[6 + x], len, gg[x]);
             for (int y = 0; y < 6; y++) { // and G^T across
                 g_times(gg[0][y], gg[1][y], gg[2][y], len, row);
-                float *u = j->u_out + (size_t)(6 * y) * plane + o * j->c + (size_t)i0;
-                for (int x = 0; x < 6; x++)
-                    memcpy(u + x * plane, row[x], sizeof(float) * (size_t)len);
+                float *u = j->u_out + (size_t)(6 * y) * plane;
+                for (int x = 0; x < 6; x++) {
+                    float *ux = u + x * plane;
+                    if (!j->packed) {
+                        memcpy(ux + o * j->c + (size_t)i0, row[x], sizeof(float) * (size_t)len);
+                        continue;
+                    }
+                    for (int r = 0; r < len; r++)
+                        ux[winograd_gemm_packed_index((int)o, i0 + r, j->c)] = row[x][r];
+                }
             }
         }
 }
@@ -168,10 +190,16 @@ static void gemm_part(void *ctx, int t, int n)
     const Wino4 *j = ctx;
     size_t x0, x1;
     pool_split(36, t, n, &x0, &x1);
-    for (size_t xi = x0; xi < x1; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->oc, j->tiles, j->c, 1.0f,
-                    j->u + xi * j->oc * j->c, j->c, j->v + xi * j->c * j->tiles, j->tiles, 0.0f,
-                    j->m + xi * j->oc * j->tiles, j->tiles);
+    const size_t plane = position_floats(j->packed, j->oc, j->c);
+    for (size_t xi = x0; xi < x1; xi++) {
+        const float *v = j->v + xi * j->c * j->tiles;
+        float *m = j->m + xi * j->oc * j->tiles;
+        if (j->packed)
+            winograd_gemm(j->u + xi * plane, j->oc, j->c, v, j->tiles, m);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->oc, j->tiles, j->c, 1.0f,
+                        j->u + xi * plane, j->c, v, j->tiles, 0.0f, m, j->tiles);
+    }
 }
 
 // out tile = A^T m A for this thread's output channels, a row of tiles at a time.
@@ -225,7 +253,9 @@ static void output_part(void *ctx, int t, int n)
 
 void winograd4_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u)
 {
-    Wino4 j = {.c = s->c, .weight = weight, .oc = s->oc, .u_out = u};
+    Wino4 j = {.c = s->c, .weight = weight, .packed = packs(), .oc = s->oc, .u_out = u};
+    if (j.packed) // the block's channels past oc stay zero
+        memset(u, 0, winograd4_kernel_floats(s) * sizeof(float));
     pool_run(pool, kernel_part, &j);
 }
 
@@ -256,6 +286,7 @@ void winograd4_forward(Pool *pool, const ConvShape *s, const float *in, const fl
                .w = s->w,
                .pad = s->pad,
                .u = u,
+               .packed = packs(),
                .oc = s->oc,
                .out = out,
                .oh = s->oh,
