@@ -171,6 +171,7 @@ static void input_part(void *ctx, int t, int n)
                 ph[0][tx] = q[4 * tx], ph[1][tx] = q[4 * tx + 1]; // the last tile's x + 4, x + 5
                 const float *p0 = ph[0], *p1 = ph[1], *p2 = ph[2], *p3 = ph[3];
                 const float *p4 = ph[0] + 1, *p5 = ph[1] + 1;
+#pragma omp simd // the rows written are distinct arrays: vectorise despite the pointers
                 for (int k = 0; k < tx; k++) {
                     v[0][k] = 4.0f * p0[k] - 5.0f * p2[k] + p4[k];
                     v[1][k] = -4.0f * (p1[k] + p2[k]) + p3[k] + p4[k];
@@ -219,6 +220,7 @@ static void output_part(void *ctx, int t, int n)
                 const float *m0 = m + (size_t)x * plane, *m1 = m0 + 6 * plane;
                 const float *m2 = m1 + 6 * plane, *m3 = m2 + 6 * plane;
                 const float *m4 = m3 + 6 * plane, *m5 = m4 + 6 * plane;
+#pragma omp simd // the rows written are distinct arrays: vectorise despite the pointers
                 for (int k = 0; k < tx; k++) {
                     float a = m1[k] + m2[k], b = m1[k] - m2[k];
                     float c = m3[k] + m4[k], d = m3[k] - m4[k];
@@ -230,6 +232,7 @@ static void output_part(void *ctx, int t, int n)
             }
             for (int y = 0; y < 4; y++) { // and A across
                 const float(*q)[tx] = s[y];
+#pragma omp simd // the rows written are distinct arrays: vectorise despite the pointers
                 for (int k = 0; k < tx; k++) {
                     float a = q[1][k] + q[2][k], b = q[1][k] - q[2][k];
                     float c = q[3][k] + q[4][k], d = q[3][k] - q[4][k];
