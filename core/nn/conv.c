@@ -77,32 +77,65 @@ static void im2col(const ConvShape *s, const float *img, float *col, int c0, int
     }
 }
 
+// dst[ox * st + ix0] += src[ox] for ox in [ox0, ox1), skipping pixels outside [0, w).
+static void add_row_strided(float *dst, int w, const float *src, int ox0, int ox1, int st, int ix0)
+{
+    for (int ox = ox0; ox < ox1; ox++) {
+        int ix = ox * st + ix0;
+        if (ix >= 0 && ix < w)
+            dst[ix] += src[ox];
+    }
+}
+
+// Stride 2, two neighbouring taps of a kernel row together: tap a writes the pixels ix0 + 2 ox
+// and tap b the ones between, so between the edges the pair adds to a contiguous run, in one
+// vector loop (each tap alone is a stride-2 read-modify-write that stays scalar; the
+// transposed convolutions of the upsampling run through here).
+static void add_row_pair(float *dst, int w, const float *a, const float *b, int ow, int ix0)
+{
+    int lo = ix0 >= 0 ? 0 : (1 - ix0) / 2;     // first ox with ix0 + 2 ox >= 0
+    int hi = (w - 2 - ix0) / 2 + 1;            // past the last ox with ix0 + 2 ox + 1 < w
+    if (w - 2 - ix0 < 0)
+        hi = 0;
+    hi = hi < ow ? hi : ow;
+    lo = lo < hi ? lo : hi;
+    add_row_strided(dst, w, a, 0, lo, 2, ix0);
+    add_row_strided(dst, w, b, 0, lo, 2, ix0 + 1);
+    float *d = dst + ix0;
+    for (int ox = lo; ox < hi; ox++) {
+        d[2 * ox] += a[ox];
+        d[2 * ox + 1] += b[ox];
+    }
+    add_row_strided(dst, w, a, hi, ow, 2, ix0);
+    add_row_strided(dst, w, b, hi, ow, 2, ix0 + 1);
+}
+
 // img += every entry of col (channels [c0, c1), all output rows) added back to its pixel.
 static void col2im_add(const ConvShape *s, const float *col, float *img, int c0, int c1)
 {
     const int k = s->k, st = s->stride, pad = s->pad, h = s->h, w = s->w;
     const int oh = s->oh, ow = s->ow;
+    const size_t p = (size_t)oh * ow;
     for (int c = c0; c < c1; c++) {
         float *plane = img + (size_t)c * h * w;
         for (int ky = 0; ky < k; ky++) {
-            for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)((c - c0) * k + ky) * k + kx) * oh * ow;
-                for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * st - pad + ky;
-                    if (iy < 0 || iy >= h)
-                        continue;
-                    const float *src = row + (size_t)oy * ow;
-                    float *dst = plane + (size_t)iy * w;
+            const float *taps = col + (size_t)((c - c0) * k + ky) * k * p; // row ky's k taps
+            for (int oy = 0; oy < oh; oy++) {
+                int iy = oy * st - pad + ky;
+                if (iy < 0 || iy >= h)
+                    continue;
+                float *dst = plane + (size_t)iy * w;
+                for (int kx = 0; kx < k; kx++) {
+                    const float *src = taps + kx * p + (size_t)oy * ow;
                     int ix0 = kx - pad;
                     if (st == 1 && ix0 >= 0 && ix0 + ow <= w) {
                         for (int ox = 0; ox < ow; ox++)
                             dst[ix0 + ox] += src[ox];
-                        continue;
-                    }
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox * st + ix0;
-                        if (ix >= 0 && ix < w)
-                            dst[ix] += src[ox];
+                    } else if (st == 2 && kx + 1 < k) {
+                        add_row_pair(dst, w, src, src + p, ow, ix0);
+                        kx++;
+                    } else {
+                        add_row_strided(dst, w, src, 0, ow, st, ix0);
                     }
                 }
             }
