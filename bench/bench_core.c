@@ -278,8 +278,10 @@ static void bench_train_layers(Pool *pool, int size, int blocks, int ngf, int nd
         Net *net = &nets[k];
         net_init_weights(net, 1 + (uint64_t)k);
         Trace *t = NULL;
+        // The paths the trainer would take: each shape measured (winograd_pick.h).
         if (paramset_enable_training(&net->params, &err) ||
-            !(t = trace_create(net, 1, size, size, true, pool, &err)))
+            !(t = trace_create(net, 1, size, size, true, pool, &err)) ||
+            trace_measure_winograd(t, net, &err))
             goto fail;
         size_t n_in = 3 * (size_t)size * size;
         Shape4 o = trace_output_shape(t);
