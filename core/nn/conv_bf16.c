@@ -100,6 +100,11 @@ const char *conv_bf16_describe(void)
     return description;
 }
 
+bool conv_bf16_on_amx(void)
+{
+    return conv_bf16_kind() == BF16_AMX;
+}
+
 bool conv_bf16_applies(const ConvShape *s)
 {
     return !s->transposed && s->oc % TILE == 0 && !direct_conv_applies(s) &&

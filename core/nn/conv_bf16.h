@@ -19,6 +19,8 @@
 bool conv_bf16_available(void);
 // Why not, or which path: for `ageshift version`.
 const char *conv_bf16_describe(void);
+// Whether the kernels run on AMX tiles (else on AVX512_BF16 vectors, or not at all).
+bool conv_bf16_on_amx(void);
 
 // Whether s can be done here: a forward (not transposed) convolution with a multiple of 16
 // output channels that no direct kernel takes, on a CPU where conv_bf16_available().

@@ -25,6 +25,11 @@ void winograd_set_large_tiles(bool on)
     atomic_store(&large_tiles, on);
 }
 
+bool winograd_large_tiles(void)
+{
+    return atomic_load(&large_tiles);
+}
+
 static size_t tiles_of(int oh, int ow)
 {
     return (size_t)((oh + 1) / 2) * (size_t)((ow + 1) / 2);
@@ -356,22 +361,17 @@ static void run(Pool *pool, Wino *j, float *work)
     pool_run(pool, output_part, j);
 }
 
-// Kept kernels take F(4x4, 3x3) (winograd4.h) unless winograd_set_large_tiles(false).
-static bool kept_large(void)
-{
-    return atomic_load(&large_tiles);
-}
 
 size_t winograd_kernel_floats(const ConvShape *s)
 {
     if (!winograd_eligible(s))
         return 0;
-    return kept_large() ? winograd4_kernel_floats(s) : 16 * (size_t)s->oc * s->c;
+    return winograd_large_tiles() ? winograd4_kernel_floats(s) : 16 * (size_t)s->oc * s->c;
 }
 
 void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u)
 {
-    if (kept_large()) {
+    if (winograd_large_tiles()) {
         winograd4_transform_kernel(pool, s, weight, u);
         return;
     }
@@ -382,7 +382,7 @@ void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weig
 void winograd_forward_transformed(Pool *pool, const ConvShape *s, const float *in, const float *u,
                                   float *out, float *work)
 {
-    if (kept_large()) {
+    if (winograd_large_tiles()) {
         winograd4_forward(pool, s, in, u, out, work);
         return;
     }

@@ -63,6 +63,7 @@ size_t winograd_workspace_floats(const ConvShape *s);
 // multiplies, a little less precise) unless winograd_set_large_tiles(false) was called before
 // (F(2x2, 3x3), as training). A kernel transformed one way must be used the same way.
 void winograd_set_large_tiles(bool on);
+bool winograd_large_tiles(void);
 size_t winograd_kernel_floats(const ConvShape *s);
 void winograd_transform_kernel(Pool *pool, const ConvShape *s, const float *weight, float *u);
 // winograd_forward with that transformed kernel.
