@@ -194,6 +194,11 @@ async function main() {
       const s = ok.filter((x) => x.domain === d);
       say(`  ${d.padEnd(5)}: labels mean ${f1(m.mean(s.map((x) => x.label)))}, estimated mean ${f1(m.mean(s.map((x) => x.age)))} (${s.length} faces)`);
     }
+    // What a perfect change would read: a young face turned into one like the old test faces
+    // moves, by this estimator, by the gap between the two domains' estimates, not their labels'.
+    const est = (d) => m.mean(ok.filter((x) => x.domain === d).map((x) => x.age));
+    const lab = (d) => m.mean(ok.filter((x) => x.domain === d).map((x) => x.label));
+    say(`  the gap between the domains: estimated ${f1(est('old') - est('young'))} years (labels ${f1(lab('old') - lab('young'))}): what young to old would read if it made the young faces look like the old ones`);
   }
   say();
   say('Age shift (estimated age out - in), identity (descriptor similarity; same person above 0.5) and artefacts:');
