@@ -85,6 +85,14 @@ static const Option table[] = {
      .max = 1,
      .help = "how far a face whose change looks broken (blotches, burns) is held back, 0 (not) "
              "to 1"},
+    {.name = "colour-limit",
+     .arg = "LEVELS",
+     .type = OPT_FLOAT,
+     .offset = FIELD(colour_limit),
+     .min = 0,
+     .max = 255,
+     .help = "how far the change's new colours may depart from the face's even tint, in "
+             "levels of 255 (red or green blotches; greying passes whole); 0 turns it off"},
     OPTION_THREADS(FIELD(threads)),
 };
 

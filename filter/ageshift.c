@@ -13,6 +13,7 @@
 #include "core/model/model_file.h"
 #include "filter/align.h"
 #include "filter/artefact_guard.h"
+#include "filter/colour_limit.h"
 #include "filter/cascade.h"
 #include "filter/detail_keep.h"
 #include "filter/face_blend.h"
@@ -47,7 +48,8 @@ AgeshiftOptions ageshift_options_default(void)
                              .landmarks_path = LANDMARKS_DEFAULT_MODEL,
                              .hair = AGESHIFT_DEFAULT_HAIR,
                              .detail = DETAIL_KEEP_DEFAULT,
-                             .guard = GUARD_DEFAULT};
+                             .guard = GUARD_DEFAULT,
+                             .colour_limit = COLOUR_LIMIT_DEFAULT};
 }
 
 struct AgeshiftFilter {
@@ -71,6 +73,7 @@ struct AgeshiftFilter {
     size_t yuv_size;
     struct SwsContext *to_rgb, *to_yuv;
     float *orig_chw, *gen_chw, *mask;
+    float *colour_work; // colour_limit's
     float guard_work[4 * GUARD_GRID * GUARD_GRID];
     // What is kept of each face from frame to frame (by track id): its smoothed landmarks, and
     // the generator's last change, for the frames in between its runs.
@@ -97,12 +100,13 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
         opt->max_faces > AGESHIFT_MAX_FACES || opt->detect_every < 1 || opt->generate_every < 1 ||
         !(opt->hair >= 0.0f && opt->hair <= 1.0f) ||
         !(opt->detail >= 0.0f && opt->detail <= 1.0f) ||
-        !(opt->guard >= 0.0f && opt->guard <= 1.0f)) {
+        !(opt->guard >= 0.0f && opt->guard <= 1.0f) ||
+        !(opt->colour_limit >= 0.0f && opt->colour_limit <= 255.0f)) {
         err_set(err,
                 "bad filter options (strength %g, max faces %d, detect every %d, generate "
-                "every %d, hair %g, detail %g, guard %g)",
+                "every %d, hair %g, detail %g, guard %g, colour limit %g)",
                 opt->strength, opt->max_faces, opt->detect_every, opt->generate_every, opt->hair,
-                opt->detail, opt->guard);
+                opt->detail, opt->guard, opt->colour_limit);
         goto fail;
     }
     if (model_file_load(opt->model_path, opt->direction, &f->net, &f->arch, err))
@@ -149,7 +153,8 @@ AgeshiftFilter *ageshift_open(const AgeshiftOptions *opt, Err *err)
     f->orig_chw = malloc(3 * (size_t)s * s * sizeof(float));
     f->gen_chw = malloc(3 * (size_t)s * s * sizeof(float));
     f->mask = malloc((size_t)s * s * sizeof(float));
-    if (!f->orig_chw || !f->gen_chw || !f->mask) {
+    f->colour_work = malloc(COLOUR_LIMIT_WORK_FLOATS(s) * sizeof(float));
+    if (!f->orig_chw || !f->gen_chw || !f->mask || !f->colour_work) {
         err_set(err, "out of memory");
         goto fail;
     }
@@ -190,6 +195,7 @@ void ageshift_close(AgeshiftFilter *f)
     free(f->orig_chw);
     free(f->gen_chw);
     free(f->mask);
+    free(f->colour_work);
     for (int i = 0; i < AGESHIFT_MAX_FACES; i++)
         free(f->face[i].delta);
     free(f);
@@ -455,8 +461,13 @@ static void generate(AgeshiftFilter *f, int slot, int s)
     }
     const float *delta = f->face[slot].delta;
     bool has = f->face[slot].generated != LONG_MIN;
+    // The change, its new colours held to the face's even tint, on this frame's crop.
     for (size_t i = 0; i < n; i++)
-        f->gen_chw[i] = f->orig_chw[i] + (has ? delta[i] : 0.0f);
+        f->gen_chw[i] = has ? delta[i] : 0.0f;
+    if (has)
+        colour_limit(f->orig_chw, f->gen_chw, s, f->opt.colour_limit, f->colour_work);
+    for (size_t i = 0; i < n; i++)
+        f->gen_chw[i] += f->orig_chw[i];
 }
 
 // The region a transform's model square covers: the bounding square of its corners in the frame.

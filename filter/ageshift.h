@@ -8,7 +8,8 @@
 // tracked (smoothed, kept through short misses), their 68 landmarks found, aligned to the
 // training images' framing by a similarity transform (rotation, scale, shift) and cropped
 // through it at the model's size, run through the generator, held back if it looks broken
-// (artefact_guard.h), and blended back through the inverse: the generator's change, with the
+// (artefact_guard.h), its new colours held to the face's even tint (colour_limit.h), and blended
+// back through the inverse: the generator's change, with the
 // original's fine detail kept where the generator blurred it (detail_keep.h), is upsampled and
 // added to the original pixels under a feathered mask of face and hair drawn from the
 // landmarks, so the frame keeps its sharpness and no seam shows. Pixels outside the faces are
@@ -46,6 +47,9 @@ typedef struct {
     float hair;                 // 0..1: the weight of the change in a band around the face
     float detail; // 0..1: the original's fine detail kept where the generator blurs it
     float guard;  // 0..1: how far a face whose change looks broken is held back
+    // Levels of 0..255 that the change's new colours may depart from the face's even tint
+    // (greying passes whole; colour_limit.h); 0: no limit.
+    float colour_limit;
     int threads;  // worker threads (0: one per CPU)
     // A single picture: change faces on their first detection (in a video a face must be seen
     // twice, so one false hit never shows), and search harder: tilted heads, smaller faces.
