@@ -1,10 +1,10 @@
 #include "core/nn/winograd4.h"
 
-#include "core/nn/winograd_gemm.h"
-
 #include <cblas.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "core/nn/winograd_gemm.h"
 
 // B^T (6x6), G (6x3) and A^T (4x6) as Lavin & Gray give them for F(4x4, 3x3):
 //   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -18,7 +18,7 @@ typedef struct {
     const float *weight; // for the kernel transform
     bool flipped;        // the data gradient's kernel: turned 180 degrees, channels swapped
     const float *u;      // [36][oc][c], or packed by winograd_gemm.h's layout
-    bool packed;         // u is packed (inference's kept kernels, where the kernel is there)
+    bool packed;         // u in winograd_gemm.h's layout (kept kernels, where it is built)
     float *u_out;
     int oc;
     float *out;
