@@ -280,36 +280,36 @@ static void run(Pool *pool, Wino4 *j, float *work)
     pool_run(pool, output_part, j);
 }
 
+// s's forward as a job: with the kept kernel u (packed where this build packs), or with the
+// layer's weight, transformed by run().
+static Wino4 forward_job(const ConvShape *s, const float *in, const float *u, const float *weight,
+                         float *out)
+{
+    return (Wino4){.in = in,
+                   .c = s->c,
+                   .h = s->h,
+                   .w = s->w,
+                   .pad = s->pad,
+                   .weight = weight,
+                   .u = u,
+                   .packed = u && packs(),
+                   .oc = s->oc,
+                   .out = out,
+                   .oh = s->oh,
+                   .ow = s->ow};
+}
+
 void winograd4_forward(Pool *pool, const ConvShape *s, const float *in, const float *u, float *out,
                        float *work)
 {
-    Wino4 j = {.in = in,
-               .c = s->c,
-               .h = s->h,
-               .w = s->w,
-               .pad = s->pad,
-               .u = u,
-               .packed = packs(),
-               .oc = s->oc,
-               .out = out,
-               .oh = s->oh,
-               .ow = s->ow};
+    Wino4 j = forward_job(s, in, u, NULL, out);
     run(pool, &j, work);
 }
 
 void winograd4_forward_weight(Pool *pool, const ConvShape *s, const float *in, const float *weight,
                               float *out, float *work)
 {
-    Wino4 j = {.in = in,
-               .c = s->c,
-               .h = s->h,
-               .w = s->w,
-               .pad = s->pad,
-               .weight = weight,
-               .oc = s->oc,
-               .out = out,
-               .oh = s->oh,
-               .ow = s->ow};
+    Wino4 j = forward_job(s, in, NULL, weight, out);
     run(pool, &j, work);
 }
 
